@@ -1,0 +1,51 @@
+#pragma once
+// The Backend interface over the Docker Engine API (Docker 19.03+ / API 1.40+, or Podman's
+// compatible socket), plus where to find the engine (DOCKER_HOST) and the logs stream format.
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "airlock/result.hpp"
+#include "backends/backend.hpp"
+#include "backends/docker/engine_client.hpp"
+
+namespace airlock::docker {
+
+// DOCKER_HOST as the docker CLI reads it: "" = unix:///var/run/docker.sock,
+// "unix:///path", "tcp://host[:port]" (2375, or 2376 with TLS), "tcp://[::1]:2375".
+// With `tls_verify` a tcp:// endpoint uses TLS with <cert_path>/{ca,cert,key}.pem.
+Result<EngineEndpoint> parse_docker_host(std::string_view docker_host, bool tls_verify = false,
+                                         std::string_view cert_path = {});
+
+// From the environment: DOCKER_HOST, DOCKER_TLS_VERIFY (any non-empty value),
+// DOCKER_CERT_PATH (default ~/.docker).
+Result<EngineEndpoint> endpoint_from_env();
+
+// A Backend over one EngineClient. Nothing is contacted until the first call.
+std::unique_ptr<Backend> make_docker_backend(const EngineEndpoint& endpoint);
+
+// The stream format of logs/attach for a container without a TTY: frames of an 8-byte header
+// (stream: 0 stdin, 1 stdout, 2 stderr, 3 engine error; three zero bytes; big-endian payload
+// length) and the payload. Bytes may be fed in pieces of any size; payload is handed on as it
+// arrives, so one frame may reach the sink in several pieces.
+class LogDemuxer {
+public:
+    using Sink = std::function<bool(OutputStream stream, std::string_view data)>;
+
+    // False when the sink returned false or the bytes are not this format (then malformed()).
+    bool feed(std::string_view bytes, const Sink& sink);
+    bool malformed() const { return malformed_; }
+    // True between frames: a stream that ends otherwise was cut short.
+    bool at_frame_boundary() const { return header_.empty() && remaining_ == 0; }
+
+private:
+    std::string header_;         // the part of a header received so far
+    std::size_t remaining_ = 0;  // payload bytes still to come in the current frame
+    OutputStream current_ = OutputStream::stdout_stream;
+    bool malformed_ = false;
+};
+
+}  // namespace airlock::docker

@@ -1,0 +1,67 @@
+#pragma once
+// Request framing and routing checks for an intercepted request, before anything is sent
+// upstream. Ambiguity is refused (400), never repaired: the origin must read exactly the
+// message boundaries we read. Requests aimed at another host than the CONNECT host are
+// refused with 421 (Misdirected Request), so a credential for one host can never be sent
+// to another through a tunnel.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "airlock/result.hpp"
+#include "proxy/http_request.hpp"
+
+namespace airlock::proxy {
+
+struct FramingVerdict {
+    enum class Body { none, content_length, chunked };
+    bool ok = false;
+    int status = 0;      // when !ok: 400 or 421
+    std::string reason;  // when !ok: one line for the client and the audit log
+    Body body = Body::none;
+    std::uint64_t content_length = 0;  // when body == Body::content_length
+};
+
+// Checks, in order:
+//  - method CONNECT inside the tunnel -> 400;
+//  - exactly one Host field (missing or repeated -> 400), a valid host[:port];
+//  - Host names the CONNECT host (case-insensitive, trailing dot ignored), with no port or
+//    the CONNECT port -> else 421;
+//  - request-target: origin-form "/..." or absolute-form "https://host[:port]/..." whose
+//    authority (no userinfo) also names the CONNECT host (else 421); anything else
+//    (asterisk-form, authority-form, http://) -> 400;
+//  - Transfer-Encoding (all fields combined as one list): refused on HTTP/1.0, refused
+//    together with Content-Length, each coding must be a token, "chunked" must be the
+//    final coding and appear once -> else 400;
+//  - Content-Length (all fields, comma lists): each element 1*DIGIT fitting in 64 bits,
+//    all equal (identical duplicates collapse) -> else 400.
+// The result's body says how the body is delimited: chunked, content_length (possibly 0),
+// or none (a request without either has no body).
+FramingVerdict check_framing(const RequestHead& head, std::string_view connect_host,
+                             std::uint16_t connect_port);
+
+// Only the body framing rules of check_framing (Transfer-Encoding, Content-Length), for
+// plain-HTTP requests that have no CONNECT host to match.
+FramingVerdict check_body_framing(const RequestHead& head);
+
+// An absolute-form plain-HTTP target ("http://host[:port]/path?q"), as sent to a proxy.
+struct HttpTarget {
+    std::string host;         // canonical
+    std::uint16_t port = 80;
+    std::string path;         // origin-form, to send upstream
+};
+Result<HttpTarget> parse_http_target(std::string_view target);
+
+// GET, HTTP/1.1, Connection lists "upgrade" and Upgrade lists "websocket"
+// (case-insensitive, all fields combined).
+bool is_websocket_upgrade(const RequestHead& head);
+
+// The request target in origin-form ("/path?query"): absolute-form targets lose their
+// scheme and authority ("https://h/p?q" -> "/p?q", "https://h" -> "/"). Send this upstream.
+std::string origin_form(std::string_view target);
+
+// The path for logs: origin_form without query or fragment ("/v1/messages").
+std::string path_for_log(std::string_view target);
+
+}  // namespace airlock::proxy

@@ -1,0 +1,1120 @@
+#include "proxy/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "ca/ca.hpp"
+#include "proxy/audit.hpp"
+#include "proxy/clients.hpp"
+#include "proxy/framing.hpp"
+#include "proxy/hosts.hpp"
+#include "proxy/http_request.hpp"
+#include "proxy/io.hpp"
+#include "proxy/policy.hpp"
+#include "proxy/proxy_auth.hpp"
+#include "proxy/rules.hpp"
+#include "proxy/secrets.hpp"
+#include "proxy/upstream.hpp"
+
+namespace airlock::proxy {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::ip::tcp;
+using error_code = boost::system::error_code;
+using io::token;
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t max_connections = 4096;
+constexpr std::size_t max_connections_per_client = 256;
+
+// One snapshot of rules and secrets. Replaced whole on reload; a connection holds the
+// snapshot it started with until its next CONNECT.
+struct Runtime {
+    Config config;
+    SecretSet secrets;
+    std::vector<std::string> secret_values;
+    std::shared_ptr<asio::ssl::context> upstream_tls;
+};
+
+Result<std::shared_ptr<const Runtime>> build_runtime(Config config, const std::filesystem::path& home) {
+    auto runtime = std::make_shared<Runtime>();
+    auto secrets = load_secrets(config.credentials, home);
+    if (!secrets) return secrets.error();
+    std::filesystem::path extra_ca;
+    if (!config.proxy.upstream_ca.empty()) {
+        extra_ca = config.proxy.upstream_ca;
+        if (extra_ca.is_relative()) extra_ca = home / extra_ca;
+    }
+    auto tls = make_upstream_tls_context(extra_ca);
+    if (!tls) return tls.error();
+    runtime->config = std::move(config);
+    runtime->secrets = std::move(*secrets);
+    runtime->secret_values = runtime->secrets.values();
+    runtime->upstream_tls = std::move(*tls);
+    return std::shared_ptr<const Runtime>(std::move(runtime));
+}
+
+std::string reason_phrase(int status) {
+    switch (status) {
+        case 200: return "OK";
+        case 400: return "Bad Request";
+        case 403: return "Forbidden";
+        case 407: return "Proxy Authentication Required";
+        case 421: return "Misdirected Request";
+        case 431: return "Request Header Fields Too Large";
+        case 502: return "Bad Gateway";
+        case 503: return "Service Unavailable";
+        case 504: return "Gateway Timeout";
+        default: return "Error";
+    }
+}
+
+// A complete short answer from the proxy itself: one-line body, the error kind in
+// X-Airlock-Error, and the connection closes after it.
+std::string proxy_reply(int status, std::string_view kind, std::string_view message,
+                        std::string_view extra_headers = {}) {
+    std::string body = fmt::format("airlock: {}\n", message);
+    return fmt::format(
+        "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"
+        "X-Airlock-Error: {}\r\n{}Connection: close\r\n\r\n{}",
+        status, reason_phrase(status), body.size(), kind, extra_headers, body);
+}
+
+// What the response head tells about its body.
+enum class ResponseBody { none, length, chunked, until_close };
+
+struct ResponseFraming {
+    ResponseBody body = ResponseBody::none;
+    std::uint64_t length = 0;
+    bool close = false;
+};
+
+ResponseFraming response_framing(const ResponseHead& r, std::string_view request_method) {
+    ResponseFraming f;
+    for (auto v : r.values("Connection"))
+        for (auto t : split_list(v))
+            if (iequals(t, "close")) f.close = true;
+    if (r.version == 10) {
+        bool keep = false;
+        for (auto v : r.values("Connection"))
+            for (auto t : split_list(v))
+                if (iequals(t, "keep-alive")) keep = true;
+        if (!keep) f.close = true;
+    }
+    if (iequals(request_method, "HEAD") || (r.status >= 100 && r.status < 200) || r.status == 204 ||
+        r.status == 304)
+        return f;
+    auto te = r.values("Transfer-Encoding");
+    if (!te.empty()) {
+        std::vector<std::string_view> codings;
+        for (auto v : te)
+            for (auto c : split_list(v)) codings.push_back(c);
+        if (!codings.empty() && iequals(codings.back(), "chunked")) {
+            f.body = ResponseBody::chunked;
+        } else {
+            f.body = ResponseBody::until_close;
+            f.close = true;
+        }
+        return f;
+    }
+    if (auto cl = r.find("Content-Length")) {
+        std::uint64_t n = 0;
+        bool ok = !cl->empty();
+        for (char c : *cl) {
+            if (c < '0' || c > '9' || n > (UINT64_MAX - 9) / 10) { ok = false; break; }
+            n = n * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        if (ok) {
+            f.body = ResponseBody::length;
+            f.length = n;
+            return f;
+        }
+    }
+    f.body = ResponseBody::until_close;
+    f.close = true;
+    return f;
+}
+
+bool wants_close(const RequestHead& head) {
+    bool close = head.version == 10;
+    for (auto v : head.values("Connection"))
+        for (auto t : split_list(v)) {
+            if (iequals(t, "close")) close = true;
+            if (iequals(t, "keep-alive") && head.version == 10) close = false;
+        }
+    return close;
+}
+
+std::uint64_t ms_since(Clock::time_point t) {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count());
+}
+
+std::string error_kind(const error_code& ec) {
+    if (ec == beast::error::timeout) return "timeout";
+    return "reset";
+}
+
+}  // namespace
+
+std::vector<std::string> docker_bridge_addresses() {
+    std::vector<std::string> out;
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0) return out;
+    for (auto* a = list; a; a = a->ifa_next) {
+        if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || !(a->ifa_flags & IFF_UP)) continue;
+        std::string_view name = a->ifa_name;
+        if (name != "docker0" && name.substr(0, 3) != "br-") continue;
+        char text[INET_ADDRSTRLEN] = {};
+        auto* sin = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
+        if (inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text)) out.emplace_back(text);
+    }
+    freeifaddrs(list);
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------
+
+struct Worker {
+    asio::io_context ioc{1};
+    std::optional<ClientStore> store;  // opened on first use, used only on this worker's thread
+    std::thread thread;
+};
+
+// What stop() needs to know of one connection. Touched only on its worker's thread, except
+// through posts to that thread.
+struct Connection {
+    tcp_stream* client = nullptr;
+    bool idle = false;  // waiting for the next request on a keep-alive connection
+    asio::any_io_executor executor;
+};
+
+struct Server::Impl {
+    ServerOptions opts;
+    Deadlines deadlines;
+    std::shared_ptr<const ca::Authority> authority;
+    std::unique_ptr<ca::LeafCache> leaves;
+    std::unique_ptr<AuditLog> audit;
+
+    mutable std::mutex runtime_mutex;
+    std::shared_ptr<const Runtime> runtime;  // guarded by runtime_mutex
+
+    std::vector<std::unique_ptr<Worker>> workers;
+    std::vector<tcp::acceptor> acceptors;  // on workers[0]
+    std::optional<asio::local::stream_protocol::acceptor> control;  // on workers[0]
+    std::vector<std::string> addresses;
+    std::unique_ptr<asio::signal_set> signals;
+    std::atomic<std::size_t> next_worker{0};
+
+    std::atomic<std::uint64_t> open{0}, total{0}, requests{0}, reloads{0};
+    std::atomic<bool> stopping{false};
+    std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
+
+    // connections_mutex guards connections and per_client.
+    std::mutex connections_mutex;
+    std::set<Connection*> connections;
+    std::map<std::string, std::size_t> per_client;
+
+    std::shared_ptr<const Runtime> snapshot() const {
+        std::lock_guard lock(runtime_mutex);
+        return runtime;
+    }
+
+    void log(const std::string& line) const {
+        if (!opts.log) return;
+        auto rt = snapshot();
+        opts.log(rt ? redact(line, rt->secret_values) : line);
+    }
+
+    void write_audit(const AuditRecord& r) {
+        if (!audit) return;
+        if (auto st = audit->write(r); !st) log(fmt::format("audit log: {}", st.error().message));
+    }
+
+    // ---- accepting ------------------------------------------------------------------
+
+    asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
+        for (;;) {
+            auto& w = *workers[next_worker++ % workers.size()];
+            auto [ec, socket] = co_await acceptor.async_accept(w.ioc, token);
+            if (ec) {
+                if (ec == asio::error::operation_aborted || stopping) co_return;
+                log(fmt::format("accept: {}", ec.message()));
+                continue;
+            }
+            if (stopping) co_return;
+            asio::co_spawn(w.ioc, serve(std::move(socket), w), asio::detached);
+        }
+    }
+
+    asio::awaitable<void> control_loop() {
+        for (;;) {
+            auto [ec, socket] = co_await control->async_accept(token);
+            if (ec) co_return;
+            auto line = stats_json(Server::stats_of(*this)) + "\n";
+            co_await asio::async_write(socket, asio::buffer(line), token);
+        }
+    }
+
+    // ---- one client connection -------------------------------------------------------
+
+    struct ConnectionScope {
+        Impl& impl;
+        Connection conn;
+        std::string client;  // set once authenticated, for the per-client count
+        ConnectionScope(Impl& i, tcp_stream& s) : impl(i) {
+            conn.client = &s;
+            conn.executor = s.get_executor();
+            ++impl.open;
+            ++impl.total;
+            std::lock_guard lock(impl.connections_mutex);
+            impl.connections.insert(&conn);
+        }
+        // False when the client already holds its share of connections.
+        bool claim(const std::string& name) {
+            std::lock_guard lock(impl.connections_mutex);
+            auto& n = impl.per_client[name];
+            if (n >= max_connections_per_client) return false;
+            ++n;
+            client = name;
+            return true;
+        }
+        ~ConnectionScope() {
+            std::lock_guard lock(impl.connections_mutex);
+            impl.connections.erase(&conn);
+            if (!client.empty()) {
+                auto it = impl.per_client.find(client);
+                if (it != impl.per_client.end() && --it->second == 0) impl.per_client.erase(it);
+            }
+            --impl.open;
+        }
+    };
+
+    ClientStore* store_for(Worker& w) {
+        if (!w.store) {
+            auto s = ClientStore::open(opts.home / "sessions.db", ClientStore::Mode::read_only);
+            if (!s) {
+                log(fmt::format("client store: {}", s.error().message));
+                return nullptr;
+            }
+            w.store.emplace(std::move(*s));
+        }
+        return &*w.store;
+    }
+
+    // The client named by Proxy-Authorization, or nullopt (answer 407).
+    std::optional<ClientScope> authenticate(const RequestHead& head, Worker& w, ProxyCredentials* out = nullptr) {
+        auto header = head.find("Proxy-Authorization");
+        if (!header) return std::nullopt;
+        auto creds = parse_proxy_authorization(*header);
+        if (!creds) return std::nullopt;
+        auto scope = authenticate(*creds, w);
+        if (scope && out) *out = std::move(*creds);
+        return scope;
+    }
+
+    std::optional<ClientScope> authenticate(const ProxyCredentials& creds, Worker& w) {
+        auto* store = store_for(w);
+        if (!store) return std::nullopt;
+        auto found = store->authenticate(creds.name, creds.token);
+        if (!found) {
+            log(fmt::format("client store: {}", found.error().message));
+            return std::nullopt;
+        }
+        if (!*found) return std::nullopt;
+        ClientScope scope;
+        scope.name = (*found)->name;
+        scope.rules.insert((*found)->credentials.begin(), (*found)->credentials.end());
+        return scope;
+    }
+
+    template <class Stream>
+    asio::awaitable<void> send_reply(Stream& s, const std::string& reply) {
+        co_await io::write_all(s, asio::buffer(reply), std::chrono::seconds(10));
+    }
+
+    AuditRecord record_for(const std::string& client, std::string_view method, const std::string& host,
+                           std::uint16_t port, Decision::Kind decision) {
+        AuditRecord r;
+        r.time = std::chrono::system_clock::now();
+        r.client = client;
+        r.method = std::string(method);
+        r.host = host;
+        r.port = port;
+        r.decision = decision;
+        return r;
+    }
+
+    asio::awaitable<void> serve(tcp::socket socket, Worker& w) {
+        tcp_stream client(std::move(socket));
+        set_nodelay(client);
+        ConnectionScope scope(*this, client);
+        beast::flat_buffer buf;
+        auto t0 = Clock::now();
+
+        if (open > max_connections) {
+            co_await send_reply(client, proxy_reply(503, "limit", "too many connections to the proxy; try again later"));
+            co_return;
+        }
+
+        auto [ec, head_len] = co_await io::read_head(client, buf, max_request_head, deadlines.request_head);
+        if (ec) {
+            if (ec == beast::http::error::header_limit)
+                co_await send_reply(client, proxy_reply(431, "bad-request", "request head larger than 64 KiB"));
+            co_return;
+        }
+        std::string raw(static_cast<const char*>(buf.data().data()), head_len);
+        buf.consume(head_len);
+        auto head = parse_request_head(raw);
+        if (!head) {
+            co_await send_reply(client, proxy_reply(head_error_status(raw), "bad-request", head.error().message));
+            co_return;
+        }
+
+        ProxyCredentials creds;
+        auto who = authenticate(*head, w, &creds);
+        if (!who) {
+            auto r = record_for("", head->method, "", 0, Decision::deny);
+            r.path = head->target;
+            r.status = 407;
+            r.error = "proxy authentication required";
+            write_audit(r);
+            ++requests;
+            co_await send_reply(client, proxy_reply(407, "auth",
+                                                    "proxy authentication required: use the proxy URL airlock gave "
+                                                    "this session (http://NAME:TOKEN@host:port)",
+                                                    "Proxy-Authenticate: Basic realm=\"airlock\"\r\n"));
+            co_return;
+        }
+        if (!scope.claim(who->name)) {
+            co_await send_reply(client, proxy_reply(503, "limit",
+                                                    fmt::format("client {} has {} open connections; close some",
+                                                                who->name, max_connections_per_client)));
+            co_return;
+        }
+
+        if (head->method == "CONNECT") {
+            co_await handle_connect(std::move(client), buf, *head, *who, creds, w, scope.conn, t0);
+        } else {
+            co_await handle_plain(client, buf, std::move(*head), *who, w, scope.conn);
+        }
+    }
+
+    // ---- CONNECT ---------------------------------------------------------------------
+
+    asio::awaitable<void> handle_connect(tcp_stream client, beast::flat_buffer& buf, const RequestHead& head,
+                                         const ClientScope& who, const ProxyCredentials& creds, Worker& w,
+                                         Connection& conn, Clock::time_point t0) {
+        ++requests;
+        auto target = parse_authority(head.target);
+        if (!target) {
+            auto r = record_for(who.name, "CONNECT", head.target, 0, Decision::deny);
+            r.status = 400;
+            r.error = target.error().message;
+            write_audit(r);
+            co_await send_reply(client, proxy_reply(400, "bad-request", target.error().message));
+            co_return;
+        }
+        const std::string host = target->host;
+        const std::uint16_t port = target->port;
+        auto rt = snapshot();
+        Decision d = decide(host, port, who, rt->config);
+
+        if (d.kind == Decision::deny) {
+            auto r = record_for(who.name, "CONNECT", host, port, Decision::deny);
+            r.status = d.status;
+            r.error = d.reason;
+            write_audit(r);
+            co_await send_reply(client, proxy_reply(d.status, "forbidden", d.reason));
+            co_return;
+        }
+
+        bool allowed_private = host_configured(host, rt->config);
+        auto [failure, upstream] = co_await connect_upstream(host, port, rt->config.proxy, allowed_private, deadlines);
+        if (failure) {
+            int status = failure.kind == "forbidden" ? 403 : failure.kind == "timeout" ? 504 : 502;
+            auto r = record_for(who.name, "CONNECT", host, port, d.kind);
+            r.status = status;
+            r.error = failure.message;
+            r.duration_ms = ms_since(t0);
+            write_audit(r);
+            co_await send_reply(client, proxy_reply(status, failure.kind, failure.message));
+            co_return;
+        }
+
+        if (d.kind == Decision::tunnel) {
+            co_await tunnel(std::move(client), buf, std::move(upstream), who, host, port, t0);
+        } else {
+            co_await intercept(std::move(client), buf, std::move(upstream), d.rule->name, who, creds, w, conn, host, port);
+        }
+    }
+
+    asio::awaitable<error_code> pump(tcp_stream& from, beast::flat_buffer& buf, tcp_stream& to, io::Transfer& t) {
+        auto ec = co_await io::relay_to_eof(from, buf, to, deadlines.tunnel_idle, t);
+        error_code ignored;
+        to.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        co_return ec;
+    }
+
+    asio::awaitable<void> tunnel(tcp_stream client, beast::flat_buffer& buf, tcp_stream upstream,
+                                 const ClientScope& who, const std::string& host, std::uint16_t port,
+                                 Clock::time_point t0) {
+        static const std::string established = "HTTP/1.1 200 Connection established\r\n\r\n";
+        if (auto ec = co_await io::write_all(client, asio::buffer(established), deadlines.handshake)) co_return;
+        io::Transfer up, down;
+        beast::flat_buffer upbuf;
+        auto [e1, e2] = co_await (pump(client, buf, upstream, up) && pump(upstream, upbuf, client, down));
+        auto r = record_for(who.name, "CONNECT", host, port, Decision::tunnel);
+        r.status = 200;
+        r.bytes_up = up.bytes;
+        r.bytes_down = down.bytes;
+        r.duration_ms = ms_since(t0);
+        if (e1 || e2) r.error = (e1 ? e1 : e2).message();
+        write_audit(r);
+    }
+
+    // ---- interception ----------------------------------------------------------------
+
+    struct Exchange {
+        int status = 0;
+        bool response_started = false;
+        bool close = false;
+        bool upgraded = false;
+        io::Transfer up, down;
+        std::string error_kind;
+        std::string error;
+    };
+
+    asio::awaitable<error_code> send_body(tls_stream& from, beast::flat_buffer& buf, tls_stream& to,
+                                          const FramingVerdict& v, Exchange& x) {
+        error_code ec;
+        if (v.body == FramingVerdict::Body::content_length)
+            ec = co_await io::relay_length(from, buf, to, v.content_length, deadlines.body_idle, x.up);
+        else if (v.body == FramingVerdict::Body::chunked)
+            ec = co_await io::relay_chunked(from, buf, to, deadlines.body_idle, x.up);
+        if (ec) x.close = true;
+        co_return ec;
+    }
+
+    asio::awaitable<error_code> receive_response(tls_stream& from, beast::flat_buffer& buf, tls_stream& to,
+                                                 const RequestHead& request, Exchange& x) {
+        for (;;) {
+            auto [ec, len] = co_await io::read_head(from, buf, max_request_head, deadlines.response_head);
+            if (ec) {
+                x.close = true;
+                x.error_kind = ec == beast::http::error::header_limit ? "reset" : error_kind(ec);
+                x.error = fmt::format("upstream {}: {}", request.find("Host").value_or(""),
+                                      ec == asio::error::eof ? "closed the connection before a response"
+                                                             : ec.message());
+                co_return ec;
+            }
+            std::string_view raw(static_cast<const char*>(buf.data().data()), len);
+            auto response = parse_response_head(raw);
+            if (!response) {
+                x.close = true;
+                x.error_kind = "reset";
+                x.error = fmt::format("upstream sent a malformed response: {}", response.error().message);
+                co_return error_code(beast::http::error::bad_value);
+            }
+            x.response_started = true;
+            x.status = response->status;
+            if (auto wec = co_await io::write_all(to, asio::buffer(raw.data(), raw.size()), deadlines.body_idle)) {
+                x.close = true;
+                co_return wec;
+            }
+            buf.consume(len);
+            if (response->status == 101) {
+                x.upgraded = is_websocket_upgrade(request);
+                x.close = !x.upgraded;
+                co_return error_code{};
+            }
+            if (response->status >= 100 && response->status < 200) continue;  // 100 Continue, 103
+            auto f = response_framing(*response, request.method);
+            error_code bec;
+            switch (f.body) {
+                case ResponseBody::none: break;
+                case ResponseBody::length:
+                    bec = co_await io::relay_length(from, buf, to, f.length, deadlines.body_idle, x.down);
+                    break;
+                case ResponseBody::chunked:
+                    bec = co_await io::relay_chunked(from, buf, to, deadlines.body_idle, x.down);
+                    break;
+                case ResponseBody::until_close:
+                    bec = co_await io::relay_to_eof(from, buf, to, deadlines.body_idle, x.down);
+                    break;
+            }
+            if (f.close || bec) x.close = true;
+            co_return bec;
+        }
+    }
+
+    asio::awaitable<error_code> pump_tls(tls_stream& from, beast::flat_buffer& buf, tls_stream& to, io::Transfer& t) {
+        auto ec = co_await io::relay_to_eof(from, buf, to, deadlines.tunnel_idle, t);
+        co_return ec;
+    }
+
+    asio::awaitable<void> intercept(tcp_stream client_tcp, beast::flat_buffer& buf, tcp_stream upstream_tcp,
+                                    const std::string& rule_name, const ClientScope& who,
+                                    const ProxyCredentials& creds, Worker& w, Connection& conn,
+                                    const std::string& host, std::uint16_t port) {
+        auto leaf = leaves->get(host);
+        if (!leaf) {
+            co_await send_reply(client_tcp, proxy_reply(502, "tls", leaf.error().message));
+            co_return;
+        }
+        static const std::string established = "HTTP/1.1 200 Connection established\r\n\r\n";
+        if (auto ec = co_await io::write_all(client_tcp, asio::buffer(established), deadlines.handshake)) co_return;
+
+        SSL_CTX_up_ref((*leaf)->server_context);
+        asio::ssl::context server_ctx((*leaf)->server_context);  // the stream keeps its own reference
+        tls_stream client(std::move(client_tcp), server_ctx);
+        conn.client = &beast::get_lowest_layer(client);
+
+        beast::get_lowest_layer(client).expires_after(deadlines.handshake);
+        auto [hec, used] = co_await client.async_handshake(asio::ssl::stream_base::server, buf.data(), token);
+        if (hec) {
+            log(fmt::format("{}: TLS handshake with client for {} failed: {}", who.name, host, hec.message()));
+            co_return;
+        }
+        buf.consume(used);
+        const char* sni = SSL_get_servername(client.native_handle(), TLSEXT_NAMETYPE_host_name);
+        bool ip_host = host.find(':') != std::string::npos ||
+                       host.find_first_not_of("0123456789.") == std::string::npos;
+        if ((sni && !iequals(canonical_host(sni), host)) || (!sni && !ip_host)) {
+            auto r = record_for(who.name, "CONNECT", host, port, Decision::intercept);
+            r.rule = rule_name;
+            r.error = fmt::format("TLS server name '{}' does not match the CONNECT host {}", sni ? sni : "", host);
+            write_audit(r);
+            log(fmt::format("{}: {}", who.name, r.error));
+            beast::get_lowest_layer(client).expires_after(std::chrono::seconds(5));
+            co_await client.async_shutdown(token);
+            co_return;
+        }
+
+        std::optional<tls_stream> upstream;
+        std::optional<tcp_stream> fresh(std::move(upstream_tcp));
+        beast::flat_buffer ubuf;
+        bool first = true;
+
+        for (;;) {
+            conn.idle = !first;
+            if (!first && stopping) break;
+            auto [ec, len] = co_await io::read_head(client, buf, max_request_head,
+                                                    first ? deadlines.request_head : deadlines.keep_alive);
+            conn.idle = false;
+            first = false;
+            if (ec) {
+                if (ec == beast::http::error::header_limit)
+                    co_await send_reply(client, proxy_reply(431, "bad-request", "request head larger than 64 KiB"));
+                break;
+            }
+            auto t0 = Clock::now();
+            std::string raw(static_cast<const char*>(buf.data().data()), len);
+            buf.consume(len);
+            ++requests;
+            auto record = record_for(who.name, "", host, port, Decision::intercept);
+            record.rule = rule_name;
+
+            auto head = parse_request_head(raw);
+            if (!head) {
+                record.status = head_error_status(raw);
+                record.error = head.error().message;
+                write_audit(record);
+                co_await send_reply(client, proxy_reply(record.status, "bad-request", head.error().message));
+                break;
+            }
+            record.method = head->method;
+            record.path = head->target;
+            auto verdict = check_framing(*head, host, port);
+            if (!verdict.ok) {
+                record.status = verdict.status;
+                record.error = verdict.reason;
+                write_audit(record);
+                co_await send_reply(client, proxy_reply(verdict.status, verdict.status == 421 ? "misdirected" : "bad-request",
+                                                        verdict.reason));
+                break;
+            }
+            // The client must still exist: a removed client is refused at its next request.
+            if (!authenticate(creds, w)) {
+                record.status = 407;
+                record.error = "proxy client removed";
+                write_audit(record);
+                co_await send_reply(client, proxy_reply(407, "auth", "this proxy client no longer exists",
+                                                        "Proxy-Authenticate: Basic realm=\"airlock\"\r\n"));
+                break;
+            }
+
+            head->remove("Proxy-Authorization");
+            head->remove("Proxy-Connection");
+            head->target = origin_form(head->target);
+            // Rules and secrets as of now: a reload applies from the next request on.
+            auto rt = snapshot();
+            if (auto* rule = find_rule(rt->config, rule_name)) {
+                auto it = rt->secrets.by_rule.find(rule_name);
+                auto edit = credential_edit(*rule, it == rt->secrets.by_rule.end() ? "" : it->second, host);
+                if (edit) apply(*edit, *head);
+                else log(fmt::format("credential {}: {}", rule_name, edit.error().message));
+            }
+            bool close_after = wants_close(*head);
+
+            if (!upstream) {
+                if (!fresh) {
+                    auto [failure, s] = co_await connect_upstream(host, port, rt->config.proxy,
+                                                                  host_configured(host, rt->config), deadlines);
+                    if (failure) {
+                        record.status = failure.kind == "timeout" ? 504 : 502;
+                        record.error = failure.message;
+                        write_audit(record);
+                        co_await send_reply(client, proxy_reply(record.status, failure.kind, failure.message));
+                        break;
+                    }
+                    fresh.emplace(std::move(s));
+                }
+                upstream.emplace(std::move(*fresh), *rt->upstream_tls);
+                fresh.reset();
+                if (auto failure = co_await handshake_upstream(*upstream, host, deadlines)) {
+                    upstream.reset();
+                    record.status = failure.kind == "timeout" ? 504 : 502;
+                    record.error = failure.message;
+                    write_audit(record);
+                    co_await send_reply(client, proxy_reply(record.status, failure.kind, failure.message));
+                    break;
+                }
+            }
+
+            std::string out = head->serialize();
+            Exchange x;
+            if (auto wec = co_await io::write_all(*upstream, asio::buffer(out), deadlines.body_idle)) {
+                x.error_kind = error_kind(wec);
+                x.error = fmt::format("upstream {}: {}", host, wec.message());
+                x.close = true;
+            } else {
+                co_await (send_body(client, buf, *upstream, verdict, x) &&
+                          receive_response(*upstream, ubuf, client, *head, x));
+            }
+
+            record.status = x.response_started ? x.status : (x.error_kind == "timeout" ? 504 : 502);
+            record.bytes_up = x.up.bytes;
+            record.bytes_down = x.down.bytes;
+            record.duration_ms = ms_since(t0);
+            record.error = x.error;
+            write_audit(record);
+            if (!x.response_started) {
+                co_await send_reply(client, proxy_reply(record.status, x.error_kind.empty() ? "reset" : x.error_kind,
+                                                        x.error.empty() ? "upstream failed" : x.error));
+                break;
+            }
+            if (x.upgraded) {
+                io::Transfer up, down;
+                co_await (pump_tls(client, buf, *upstream, up) && pump_tls(*upstream, ubuf, client, down));
+                break;
+            }
+            if (x.close || close_after) break;
+        }
+
+        // Close both sides politely; a peer that vanished makes these fail quickly.
+        beast::get_lowest_layer(client).expires_after(std::chrono::seconds(2));
+        co_await client.async_shutdown(token);
+        if (upstream) {
+            beast::get_lowest_layer(*upstream).expires_after(std::chrono::seconds(2));
+            co_await upstream->async_shutdown(token);
+        }
+    }
+
+    static const CredentialRule* find_rule(const Config& config, const std::string& name) {
+        for (const auto& r : config.credentials)
+            if (r.name == name) return &r;
+        return nullptr;
+    }
+
+    // ---- plain HTTP (absolute-form, never a credential) ------------------------------
+
+    asio::awaitable<void> handle_plain(tcp_stream& client, beast::flat_buffer& buf, RequestHead head,
+                                       const ClientScope& who, Worker& w, Connection& conn) {
+        for (;;) {
+            ++requests;
+            auto t0 = Clock::now();
+            auto record = record_for(who.name, head.method, "", 0, Decision::tunnel);
+            record.path = head.target;
+            auto fail = [&](int status, std::string_view kind, const std::string& message) {
+                record.status = status;
+                record.error = message;
+                record.duration_ms = ms_since(t0);
+                write_audit(record);
+                return proxy_reply(status, kind, message);
+            };
+            auto target = parse_http_target(head.target);
+            if (!target) {
+                co_await send_reply(client, fail(400, "bad-request", target.error().message));
+                co_return;
+            }
+            record.host = target->host;
+            record.port = target->port;
+            auto rt = snapshot();
+            ProxySettings settings = rt->config.proxy;
+            Config plain_cfg = rt->config;
+            plain_cfg.credentials.clear();  // plain HTTP never gets a credential
+            plain_cfg.proxy.ports.push_back(80);
+            Decision d = decide(target->host, target->port, who, plain_cfg);
+            if (d.kind == Decision::deny) {
+                co_await send_reply(client, fail(d.status, "forbidden", d.reason));
+                co_return;
+            }
+            if (head.count("Host") > 1) {
+                co_await send_reply(client, fail(400, "bad-request", "more than one Host field"));
+                co_return;
+            }
+            auto verdict = check_body_framing(head);
+            if (!verdict.ok) {
+                co_await send_reply(client, fail(verdict.status, "bad-request", verdict.reason));
+                co_return;
+            }
+            auto [failure, upstream] = co_await connect_upstream(target->host, target->port, settings,
+                                                                 host_configured(target->host, rt->config), deadlines);
+            if (failure) {
+                int status = failure.kind == "forbidden" ? 403 : failure.kind == "timeout" ? 504 : 502;
+                co_await send_reply(client, fail(status, failure.kind, failure.message));
+                co_return;
+            }
+            head.remove("Proxy-Authorization");
+            head.remove("Proxy-Connection");
+            head.set("Host", format_authority(target->host, target->port == 80 ? 0 : target->port));
+            head.target = target->path;
+            head.set("Connection", "close");  // one upstream connection per request
+            std::string out = head.serialize();
+            if (co_await io::write_all(upstream, asio::buffer(out), deadlines.body_idle)) co_return;
+            io::Transfer up;
+            error_code bec;
+            if (verdict.body == FramingVerdict::Body::content_length)
+                bec = co_await io::relay_length(client, buf, upstream, verdict.content_length, deadlines.body_idle, up);
+            else if (verdict.body == FramingVerdict::Body::chunked)
+                bec = co_await io::relay_chunked(client, buf, upstream, deadlines.body_idle, up);
+            if (bec) co_return;
+            beast::flat_buffer ubuf;
+            auto [ec, len] = co_await io::read_head(upstream, ubuf, max_request_head, deadlines.response_head);
+            if (ec) {
+                co_await send_reply(client, fail(502, error_kind(ec), fmt::format("upstream {}: {}", target->host, ec.message())));
+                co_return;
+            }
+            std::string raw(static_cast<const char*>(ubuf.data().data()), len);
+            ubuf.consume(len);
+            auto response = parse_response_head(raw);
+            if (!response) {
+                co_await send_reply(client, fail(502, "reset", response.error().message));
+                co_return;
+            }
+            auto f = response_framing(*response, head.method);
+            // The upstream connection closes after this response; tell the client the truth
+            // about framing when the body runs until close.
+            if (co_await io::write_all(client, asio::buffer(raw), deadlines.body_idle)) co_return;
+            io::Transfer down;
+            switch (f.body) {
+                case ResponseBody::none: break;
+                case ResponseBody::length:
+                    bec = co_await io::relay_length(upstream, ubuf, client, f.length, deadlines.body_idle, down);
+                    break;
+                case ResponseBody::chunked:
+                    bec = co_await io::relay_chunked(upstream, ubuf, client, deadlines.body_idle, down);
+                    break;
+                case ResponseBody::until_close:
+                    bec = co_await io::relay_to_eof(upstream, ubuf, client, deadlines.body_idle, down);
+                    break;
+            }
+            record.status = response->status;
+            record.bytes_up = up.bytes;
+            record.bytes_down = down.bytes;
+            record.duration_ms = ms_since(t0);
+            write_audit(record);
+            if (bec || f.close || f.body == ResponseBody::until_close || wants_close(head) || stopping) co_return;
+
+            // Next request on this client connection.
+            conn.idle = true;
+            auto [hec, hlen] = co_await io::read_head(client, buf, max_request_head, deadlines.keep_alive);
+            conn.idle = false;
+            if (hec) co_return;
+            std::string next_raw(static_cast<const char*>(buf.data().data()), hlen);
+            buf.consume(hlen);
+            auto next = parse_request_head(next_raw);
+            if (!next) {
+                co_await send_reply(client, proxy_reply(head_error_status(next_raw), "bad-request", next.error().message));
+                co_return;
+            }
+            auto again = authenticate(*next, w);
+            if (!again || again->name != who.name || next->method == "CONNECT") {
+                co_await send_reply(client, proxy_reply(407, "auth", "proxy authentication required",
+                                                        "Proxy-Authenticate: Basic realm=\"airlock\"\r\n"));
+                co_return;
+            }
+            head = std::move(*next);
+        }
+    }
+
+    // ---- lifecycle -------------------------------------------------------------------
+
+    void close_idle_connections() {
+        std::lock_guard lock(connections_mutex);
+        for (auto* c : connections) {
+            asio::post(c->executor, [this, c] {
+                std::lock_guard inner(connections_mutex);
+                if (connections.count(c) && c->idle) c->client->cancel();
+            });
+        }
+    }
+
+    void close_all_connections() {
+        std::lock_guard lock(connections_mutex);
+        for (auto* c : connections) {
+            asio::post(c->executor, [this, c] {
+                std::lock_guard inner(connections_mutex);
+                if (connections.count(c)) c->client->close();
+            });
+        }
+    }
+};
+
+// -----------------------------------------------------------------------------------------
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() {
+    for (auto& w : impl_->workers) {
+        w->ioc.stop();
+        if (w->thread.joinable()) w->thread.join();
+    }
+}
+
+Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
+    auto impl = std::make_unique<Impl>();
+    impl->opts = std::move(options);
+    auto& opts = impl->opts;
+
+    auto authority = ca::Authority::load(opts.home / "ca");
+    if (!authority) return authority.error();
+    impl->authority = *authority;
+    impl->leaves = std::make_unique<ca::LeafCache>(impl->authority, 1024);
+
+    auto runtime = build_runtime(opts.config, opts.home);
+    if (!runtime) return runtime.error();
+    impl->runtime = *runtime;
+
+    auto audit = AuditLog::open((opts.home / "audit.jsonl").string(), 50ull * 1024 * 1024, 5);
+    if (!audit) return audit.error();
+    impl->audit = std::move(*audit);
+    impl->audit->set_secrets((*runtime)->secret_values);
+
+    // Intercepted hosts get their TLS material ready now, not on the first connection.
+    for (const auto& rule : (*runtime)->config.credentials)
+        for (const auto& h : rule.hosts)
+            if (h.rfind("*.", 0) != 0) (void)impl->leaves->get(h);
+
+    unsigned threads = opts.config.proxy.threads;
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < threads; ++i) impl->workers.push_back(std::make_unique<Worker>());
+
+    std::vector<std::string> listen = opts.listen;
+    if (listen.empty()) listen = opts.config.proxy.listen;
+    if (listen.empty()) {
+        listen.push_back("127.0.0.1");
+        for (auto& a : docker_bridge_addresses()) listen.push_back(a);
+    }
+    std::uint16_t port = opts.port_override ? opts.port_override : opts.config.proxy.port;
+    auto& ioc0 = impl->workers[0]->ioc;
+    for (const auto& address : listen) {
+        error_code ec;
+        auto ip = asio::ip::make_address(address, ec);
+        if (ec) return make_error(fmt::format("[proxy] listen: '{}' is not an IP address", address));
+        tcp::acceptor acceptor(ioc0);
+        tcp::endpoint ep(ip, port);
+        acceptor.open(ep.protocol(), ec);
+        if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec) acceptor.bind(ep, ec);
+        if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) {
+            if (ec == asio::error::address_in_use)
+                return make_error(fmt::format("cannot listen on {}:{}: the port is in use (is the proxy already "
+                                              "running? see 'airlock proxy status'; or set [proxy] port)",
+                                              address, port));
+            return make_error(fmt::format("cannot listen on {}:{}: {}", address, port, ec.message()));
+        }
+        auto bound = acceptor.local_endpoint();
+        impl->addresses.push_back(bound.address().is_v6() ? fmt::format("[{}]:{}", bound.address().to_string(), bound.port())
+                                                          : fmt::format("{}:{}", bound.address().to_string(), bound.port()));
+        if (port == 0) port = bound.port();  // every address gets the same ephemeral port
+        impl->acceptors.push_back(std::move(acceptor));
+    }
+    if (!opts.control_socket.empty()) {
+        error_code ec;
+        std::filesystem::remove(opts.control_socket, ec);
+        impl->control.emplace(ioc0);
+        asio::local::stream_protocol::endpoint ep(opts.control_socket.string());
+        impl->control->open(ep.protocol(), ec);
+        if (!ec) impl->control->bind(ep, ec);
+        if (!ec) ::chmod(opts.control_socket.c_str(), 0600);
+        if (!ec) impl->control->listen(16, ec);
+        if (ec)
+            return make_error(fmt::format("cannot create the control socket {}: {}", opts.control_socket.string(),
+                                          ec.message()));
+    }
+    return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+void Server::run() {
+    auto& impl = *impl_;
+    auto& ioc0 = impl.workers[0]->ioc;
+    for (auto& acceptor : impl.acceptors) asio::co_spawn(ioc0, impl.accept_loop(acceptor), asio::detached);
+    if (impl.control) asio::co_spawn(ioc0, impl.control_loop(), asio::detached);
+
+    impl.signals = std::make_unique<asio::signal_set>(ioc0, SIGTERM, SIGINT, SIGHUP);
+    std::function<void(const error_code&, int)> on_signal = [this, &on_signal](const error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+            auto st = reload();
+            impl_->log(st ? "reloaded rules and secrets" : fmt::format("reload failed: {}", st.error().message));
+            impl_->signals->async_wait(on_signal);
+        } else {
+            impl_->log("stopping: finishing open requests");
+            stop();
+        }
+    };
+    impl.signals->async_wait(on_signal);
+
+    // Work guards keep every worker running until stop() releases them.
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    for (auto& w : impl.workers) guards.push_back(asio::make_work_guard(w->ioc));
+    for (std::size_t i = 1; i < impl.workers.size(); ++i) {
+        auto* w = impl.workers[i].get();
+        w->thread = std::thread([w] { w->ioc.run(); });
+    }
+    impl.log(fmt::format("listening on {}", fmt::join(impl.addresses, ", ")));
+
+    // stop() ends with every io_context stopped; worker 0 runs here.
+    impl.workers[0]->ioc.run();
+    for (auto& g : guards) g.reset();
+    for (std::size_t i = 1; i < impl.workers.size(); ++i) {
+        impl.workers[i]->ioc.stop();
+        if (impl.workers[i]->thread.joinable()) impl.workers[i]->thread.join();
+    }
+}
+
+void Server::stop(std::chrono::milliseconds grace) {
+    auto& impl = *impl_;
+    if (impl.stopping.exchange(true)) return;
+    auto& ioc0 = impl.workers[0]->ioc;
+    asio::post(ioc0, [this, grace] {
+        auto& im = *impl_;
+        for (auto& a : im.acceptors) {
+            error_code ignored;
+            a.close(ignored);
+        }
+        if (im.signals) im.signals->cancel();
+        if (im.control) {
+            error_code ignored;
+            im.control->close(ignored);
+            std::filesystem::remove(im.opts.control_socket, ignored);
+        }
+        im.close_idle_connections();
+        auto deadline = Clock::now() + grace;
+        auto timer = std::make_shared<asio::steady_timer>(im.workers[0]->ioc);
+        auto check = std::make_shared<std::function<void(const error_code&)>>();
+        *check = [this, timer, check, deadline](const error_code&) {
+            auto& i2 = *impl_;
+            if (i2.open == 0 || Clock::now() >= deadline) {
+                if (i2.open != 0) i2.close_all_connections();
+                for (auto& w : i2.workers) w->ioc.stop();
+                *check = nullptr;  // break the cycle
+                return;
+            }
+            i2.close_idle_connections();
+            timer->expires_after(std::chrono::milliseconds(50));
+            timer->async_wait(*check);
+        };
+        timer->expires_after(std::chrono::milliseconds(0));
+        timer->async_wait(*check);
+    });
+}
+
+Status Server::reload() {
+    auto& impl = *impl_;
+    Config config;
+    if (impl.opts.reload_config) {
+        auto loaded = impl.opts.reload_config();
+        if (!loaded) return loaded.error();
+        config = std::move(*loaded);
+    } else {
+        config = impl.snapshot()->config;
+    }
+    auto runtime = build_runtime(std::move(config), impl.opts.home);
+    if (!runtime) return runtime.error();
+    for (const auto& rule : (*runtime)->config.credentials)
+        for (const auto& h : rule.hosts)
+            if (h.rfind("*.", 0) != 0) (void)impl.leaves->get(h);
+    impl.audit->set_secrets((*runtime)->secret_values);
+    {
+        std::lock_guard lock(impl.runtime_mutex);
+        impl.runtime = *runtime;
+    }
+    ++impl.reloads;
+    return {};
+}
+
+ServerStats Server::stats_of(const Impl& impl) {
+    ServerStats s;
+    s.addresses = impl.addresses;
+    s.started = impl.started;
+    s.open_connections = impl.open;
+    s.total_connections = impl.total;
+    s.requests = impl.requests;
+    s.reloads = impl.reloads;
+    return s;
+}
+
+ServerStats Server::stats() const { return stats_of(*impl_); }
+
+std::string stats_json(const ServerStats& stats) {
+    boost::json::object o;
+    o["pid"] = static_cast<std::int64_t>(::getpid());
+    boost::json::array addrs;
+    for (const auto& a : stats.addresses) addrs.emplace_back(a);
+    o["addresses"] = std::move(addrs);
+    o["started"] = std::chrono::duration_cast<std::chrono::seconds>(stats.started.time_since_epoch()).count();
+    o["uptime_seconds"] = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now() - stats.started).count();
+    o["open_connections"] = stats.open_connections;
+    o["total_connections"] = stats.total_connections;
+    o["requests"] = stats.requests;
+    o["reloads"] = stats.reloads;
+    return boost::json::serialize(o);
+}
+
+std::vector<std::string> Server::addresses() const { return impl_->addresses; }
+
+}  // namespace airlock::proxy

@@ -1,0 +1,82 @@
+#pragma once
+// The credential proxy server: listeners, CONNECT handling, interception and tunnelling.
+// Asio and Beast stay behind this header (pimpl) so that src/ compiles quickly.
+//
+// Lifetime: create() binds the listeners (errors: address in use, no CA, a secret that
+// cannot be loaded); run() serves on `threads` worker threads, one io_context each, and
+// returns after stop(). stop(), reload() and stats() may be called from any thread,
+// including a signal-handling one.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "airlock/result.hpp"
+#include "airlock/settings.hpp"
+
+namespace airlock::proxy {
+
+// Re-reads the configuration (for reload); the proxy never parses TOML itself.
+using ConfigLoader = std::function<Result<Config>()>;
+
+struct ServerOptions {
+    std::filesystem::path home;        // $AIRLOCK_HOME: ca/, secrets, sessions.db, audit.jsonl
+    Config config;                     // initial configuration
+    ConfigLoader reload_config;        // may be empty: reload then only re-reads secrets
+    std::vector<std::string> listen;   // IP addresses; empty = 127.0.0.1 + Docker bridge gateways
+    std::uint16_t port_override = 0;   // 0 = config.proxy.port; tests pass a free port
+    std::function<void(const std::string&)> log;  // one line per event; secrets never appear
+    // A unix socket answering every connection with the stats as one JSON line (for
+    // `airlock proxy status`); empty = none.
+    std::filesystem::path control_socket;
+};
+
+struct ServerStats {
+    std::vector<std::string> addresses;  // "127.0.0.1:3030"
+    std::chrono::system_clock::time_point started;
+    std::uint64_t open_connections = 0;
+    std::uint64_t total_connections = 0;
+    std::uint64_t requests = 0;  // intercepted requests + tunnels + plain-HTTP requests
+    std::uint64_t reloads = 0;
+};
+
+class Server {
+public:
+    static Result<std::unique_ptr<Server>> create(ServerOptions options);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Serves until stop(); handles SIGTERM/SIGINT (stop) and SIGHUP (reload) itself.
+    void run();
+
+    // Stops accepting, closes idle keep-alive connections, lets requests in flight finish
+    // within `grace`, then closes whatever remains.
+    void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+
+    // Re-reads rules and secrets; open connections keep theirs until their next CONNECT.
+    // On error the previous rules stay in force.
+    Status reload();
+
+    ServerStats stats() const;
+    std::vector<std::string> addresses() const;
+
+private:
+    struct Impl;
+    static ServerStats stats_of(const Impl& impl);
+    explicit Server(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// The stats as one JSON object on one line.
+std::string stats_json(const ServerStats& stats);
+
+// The addresses of the Docker bridge gateway(s) on this host (docker0 and br-* interfaces):
+// where containers reach the host as host.docker.internal. Empty when there is none.
+std::vector<std::string> docker_bridge_addresses();
+
+}  // namespace airlock::proxy

@@ -1,0 +1,109 @@
+#include "session/container.hpp"
+
+#include <fmt/core.h>
+
+#include "backends/docker/container_spec.hpp"
+
+namespace airlock::session {
+
+std::string container_name(const std::string& session) { return "airlock-" + session; }
+std::string home_volume_name(const std::string& session) { return "airlock-home-" + session; }
+std::string cache_volume_name(const std::string& cache) { return "airlock-cache-" + cache; }
+
+std::string proxy_url(const std::string& session, const std::string& token, std::uint16_t port) {
+    return fmt::format("http://{}:{}@host.docker.internal:{}", session, token, port);
+}
+
+std::vector<std::string> agent_argv(const Session& s) {
+    std::vector<std::string> argv = s.agent_command;
+    switch (s.prompt_mode) {
+        case PromptMode::arg:
+            argv.push_back(s.prompt);  // one argv element: quotes and newlines survive exactly
+            break;
+        case PromptMode::stdin_: {
+            // No shell quoting of the prompt: the shell only redirects, "$@" is the agent.
+            std::vector<std::string> wrapped = {"sh", "-c", "exec \"$@\" < /etc/airlock/prompt", "airlock-agent"};
+            wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+            return wrapped;
+        }
+        case PromptMode::none:
+            break;
+    }
+    return argv;
+}
+
+Result<ContainerSpec> build_container_spec(const Session& s, const HostSettings& host, const std::string& token) {
+    ContainerSpec spec;
+    spec.name = container_name(s.name);
+    spec.image = s.image;
+    spec.cmd = agent_argv(s);
+    spec.labels[kSessionLabel] = s.name;
+    spec.labels[kHomeLabel] = host.home;
+    spec.working_dir = s.repo_subdir.empty() ? kWorkspace : fmt::format("{}/{}", kWorkspace, s.repo_subdir);
+    spec.user = host.user;
+    spec.tty = true;
+    spec.open_stdin = true;
+    spec.init = true;
+
+    // The worktree, and the repository's git dir at its own path so the worktree's
+    // ".git" link resolves; its hooks and config read-only on top, so the agent cannot
+    // plant anything that later runs on the host.
+    spec.mounts.push_back({s.worktree, kWorkspace, false, Mount::bind});
+    spec.mounts.push_back({s.git_common_dir, s.git_common_dir, false, Mount::bind});
+    spec.mounts.push_back({s.git_common_dir + "/hooks", s.git_common_dir + "/hooks", true, Mount::bind});
+    spec.mounts.push_back({s.git_common_dir + "/config", s.git_common_dir + "/config", true, Mount::bind});
+    spec.mounts.push_back({host.ca_cert, "/etc/airlock/ca.pem", true, Mount::bind});
+    spec.mounts.push_back({host.ca_bundle, "/etc/airlock/ca-bundle.pem", true, Mount::bind});
+    spec.mounts.push_back({host.hooks_dir, "/etc/airlock/hooks", true, Mount::bind});
+    if (s.prompt_mode == PromptMode::stdin_ && !host.prompt_file.empty())
+        spec.mounts.push_back({host.prompt_file, "/etc/airlock/prompt", true, Mount::bind});
+    spec.mounts.push_back({s.home_volume, kAgentHome, false, Mount::volume});
+    for (const auto& c : host.caches) spec.mounts.push_back({cache_volume_name(c.name), c.target, false, Mount::volume});
+
+    auto proxy = proxy_url(s.name, token, host.proxy_port);
+    for (const char* k : {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"})
+        spec.env.push_back(fmt::format("{}={}", k, proxy));
+    spec.env.push_back("NO_PROXY=localhost,127.0.0.1");
+    spec.env.push_back("no_proxy=localhost,127.0.0.1");
+    for (const char* k : {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"})
+        spec.env.push_back(fmt::format("{}=/etc/airlock/ca-bundle.pem", k));
+    spec.env.push_back("NODE_EXTRA_CA_CERTS=/etc/airlock/ca.pem");
+    spec.env.push_back("NODE_USE_ENV_PROXY=1");
+    spec.env.push_back(fmt::format("HOME={}", kAgentHome));
+    spec.env.push_back(fmt::format("AIRLOCK_SESSION={}", s.name));
+    for (const auto& rule : host.credentials) {
+        bool in_scope = s.credentials.empty();
+        for (const auto& c : s.credentials) in_scope = in_scope || c == rule.name;
+        if (in_scope && rule.placeholder && !rule.placeholder->env.empty())
+            spec.env.push_back(fmt::format("{}={}", rule.placeholder->env, rule.placeholder->value));
+    }
+    if (!host.git_author_name.empty()) {
+        spec.env.push_back("GIT_AUTHOR_NAME=" + host.git_author_name);
+        spec.env.push_back("GIT_COMMITTER_NAME=" + host.git_author_name);
+    }
+    if (!host.git_author_email.empty()) {
+        spec.env.push_back("GIT_AUTHOR_EMAIL=" + host.git_author_email);
+        spec.env.push_back("GIT_COMMITTER_EMAIL=" + host.git_author_email);
+    }
+    for (const auto& e : s.extra_env) spec.env.push_back(e);
+
+    spec.extra_hosts.push_back("host.docker.internal:host-gateway");
+    spec.network = s.network;
+    if (!s.cpus.empty()) {
+        auto cpus = docker::parse_cpus(s.cpus);
+        if (!cpus) return cpus.error();
+        spec.cpus = *cpus;
+    }
+    if (!s.memory.empty()) {
+        auto bytes = docker::parse_memory(s.memory);
+        if (!bytes) return bytes.error();
+        spec.memory_bytes = *bytes;
+    }
+    spec.pids_limit = s.pids_limit;
+    spec.read_only_rootfs = s.read_only;
+    spec.cap_drop = {"ALL"};
+    spec.security_opt = {"no-new-privileges"};
+    return spec;
+}
+
+}  // namespace airlock::session

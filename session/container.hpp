@@ -1,0 +1,52 @@
+#pragma once
+// What a session's container looks like: a pure function from the stored session and the
+// host's settings to a ContainerSpec. create and refresh both use it, so a refreshed
+// container is exactly the stored session again (with a fresh proxy token).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "airlock/settings.hpp"
+#include "backends/backend.hpp"
+#include "session/session.hpp"
+
+namespace airlock::session {
+
+// Host-side facts that are not part of the stored session.
+struct HostSettings {
+    std::string home;            // $AIRLOCK_HOME (label dev.airlock.home)
+    std::string ca_cert;         // host path of ca.pem
+    std::string ca_bundle;       // host path of the system roots + ca.pem
+    std::string hooks_dir;       // $AIRLOCK_HOME/hooks
+    std::string prompt_file;     // host path of the prompt (prompt = "stdin"), else ""
+    std::uint16_t proxy_port = 3030;
+    std::vector<CacheVolume> caches;
+    std::vector<CredentialRule> credentials;  // for the placeholders
+    std::string user;            // "uid:gid"; "" = the image's user
+    std::string git_author_name;
+    std::string git_author_email;
+};
+
+inline constexpr const char* kSessionLabel = "dev.airlock.session";
+inline constexpr const char* kHomeLabel = "dev.airlock.home";
+inline constexpr const char* kCacheLabel = "dev.airlock.cache";
+inline constexpr const char* kWorkspace = "/workspace";
+inline constexpr const char* kAgentHome = "/home/agent";
+
+std::string container_name(const std::string& session);   // "airlock-<session>"
+std::string home_volume_name(const std::string& session);  // "airlock-home-<session>"
+std::string cache_volume_name(const std::string& cache);   // "airlock-cache-<cache>"
+
+// The proxy URL a session's container uses.
+std::string proxy_url(const std::string& session, const std::string& token, std::uint16_t port);
+
+// The container for `s` with proxy token `token`. Errors: a cpus/memory value that does
+// not parse (validated earlier by create, so only a corrupt row gets here).
+Result<ContainerSpec> build_container_spec(const Session& s, const HostSettings& host, const std::string& token);
+
+// The argv the container runs: the agent command plus the prompt as one argv element
+// (prompt = arg), or reading the prompt file on stdin (prompt = stdin), or alone (none).
+std::vector<std::string> agent_argv(const Session& s);
+
+}  // namespace airlock::session

@@ -1,0 +1,113 @@
+#pragma once
+// Creating, refreshing and deleting sessions as ordered steps with undo: any failure inside
+// create() undoes the steps already taken (container, volume, worktree, branch, proxy
+// client, row), so nothing half-made remains. A create that is killed outright leaves a
+// row in state "creating" whose lock is no longer held; reconcile() finishes its undo.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "airlock/result.hpp"
+#include "airlock/settings.hpp"
+#include "backends/backend.hpp"
+#include "session/container.hpp"
+#include "session/session.hpp"
+#include "session/store.hpp"
+
+namespace airlock::session {
+
+// The proxy's client registry as the session layer needs it (src/ wires it to the proxy's
+// store, so session/ does not depend on proxy/).
+class ProxyClients {
+public:
+    virtual ~ProxyClients() = default;
+    virtual Result<std::string> add(const std::string& name, const std::vector<std::string>& credentials,
+                                    const std::string& session) = 0;  // -> token
+    virtual Result<std::string> rotate(const std::string& name) = 0;  // -> new token
+    virtual Status remove(const std::string& name) = 0;              // missing: ok
+};
+
+struct CreateRequest {
+    std::string repo_path = ".";
+    std::string name;             // "" = slug of the prompt
+    std::string base;             // "" = HEAD
+    std::string image;
+    std::string agent;            // name in config.agents
+    AgentDefinition agent_definition;
+    std::string prompt;
+    std::string cpus, memory;
+    std::int64_t pids_limit = 0;
+    PullPolicy pull_policy = PullPolicy::if_not_present;
+    std::string network = "bridge";
+    bool read_only = false;
+    std::vector<std::string> extra_env;
+    std::vector<std::string> credentials;
+    int max_containers = 0;       // 0 = no limit
+};
+
+// Where the manager keeps per-session files on the host.
+struct ManagerSettings {
+    std::string home;             // $AIRLOCK_HOME
+    std::string worktrees_dir;    // $AIRLOCK_HOME/worktrees
+    std::string sessions_dir;     // $AIRLOCK_HOME/sessions (prompt files, locks)
+    HostSettings host;            // everything else the container needs
+};
+
+using Progress = std::function<void(const std::string& line)>;
+
+// One session as the engine reports it now.
+struct SessionView {
+    Session session;
+    std::string state;  // engine state (running, exited, ...) or "lost" / "creating"
+};
+
+class SessionManager {
+public:
+    SessionManager(Backend& backend, SessionStore& store, ProxyClients& clients, ManagerSettings settings);
+
+    Result<Session> create(const CreateRequest& request, const Progress& progress);
+
+    struct Refreshed {
+        Session session;
+        std::string old_image_id, new_image_id;
+        std::string old_container_id, new_container_id;
+    };
+    Result<Refreshed> refresh(const std::string& name, const Progress& progress);
+
+    // Removes container, worktree, home volume and proxy client (and the branch with
+    // delete_branch). Refuses uncommitted changes unless force.
+    Status remove(const std::string& name, bool force, bool delete_branch);
+
+    Status start(const std::string& name);
+    Status stop(const std::string& name);
+
+    // Sessions with the state the engine reports now; rows whose container is gone show as
+    // "lost" (and are marked so in the store).
+    Result<std::vector<SessionView>> list();
+    Result<SessionView> show(const std::string& name);
+
+    // Store vs engine. Without fix: describes each problem. With fix: removes orphan
+    // containers (labelled for this home, no row), undoes killed creates, marks lost rows.
+    struct Problem {
+        std::string what;
+        std::string fix;  // the command that fixes it
+    };
+    Result<std::vector<Problem>> reconcile(bool fix, const Progress& progress);
+
+    Result<Session> get(const std::string& name);
+
+private:
+    Status ensure_image(const std::string& image, PullPolicy policy, const Progress& progress, bool refresh);
+    Status undo_all(const std::string& name, const Progress& progress);
+
+    Backend& backend_;
+    SessionStore& store_;
+    ProxyClients& clients_;
+    ManagerSettings settings_;
+};
+
+}  // namespace airlock::session

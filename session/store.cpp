@@ -1,0 +1,755 @@
+#include "session/store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+namespace airlock::session {
+
+namespace {
+
+// Version of the sessions schema, in airlock_schema(component = 'sessions').
+constexpr int kSchemaVersion = 1;
+constexpr const char* kComponent = "sessions";
+
+// Migrations, index i brings the schema from version i to i + 1.
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {
+    "CREATE TABLE sessions ("
+    "  name TEXT PRIMARY KEY,"
+    "  repo_root TEXT NOT NULL,"
+    "  git_common_dir TEXT NOT NULL,"
+    "  repo_subdir TEXT NOT NULL,"
+    "  worktree TEXT NOT NULL,"
+    "  branch TEXT NOT NULL,"
+    "  base_commit TEXT NOT NULL,"
+    "  backend TEXT NOT NULL,"
+    "  image TEXT NOT NULL,"
+    "  image_id TEXT NOT NULL,"
+    "  agent TEXT NOT NULL,"
+    "  agent_command TEXT NOT NULL,"  // JSON array of strings
+    "  prompt_mode TEXT NOT NULL,"
+    "  prompt TEXT NOT NULL,"
+    "  cpus TEXT NOT NULL,"
+    "  memory TEXT NOT NULL,"
+    "  pids_limit INTEGER NOT NULL,"
+    "  pull_policy TEXT NOT NULL,"
+    "  network TEXT NOT NULL,"
+    "  read_only INTEGER NOT NULL,"
+    "  extra_env TEXT NOT NULL,"    // JSON array of strings
+    "  credentials TEXT NOT NULL,"  // JSON array of strings
+    "  container_id TEXT NOT NULL,"
+    "  home_volume TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL,"  // UTC, ISO 8601 with milliseconds
+    "  updated_at TEXT NOT NULL,"
+    "  last_error TEXT NOT NULL"
+    ")",
+};
+
+// The columns after `name`, in the order of the statements below and of read_row.
+#define AIRLOCK_SESSION_COLUMNS                                                            \
+    "repo_root, git_common_dir, repo_subdir, worktree, branch, base_commit, backend, "   \
+    "image, image_id, agent, agent_command, prompt_mode, prompt, cpus, memory, "         \
+    "pids_limit, pull_policy, network, read_only, extra_env, credentials, container_id, " \
+    "home_volume, status, created_at, updated_at, last_error"
+constexpr int kColumnCount = 28;  // name + the 27 above
+
+constexpr const char* kInsertSql =
+    "INSERT INTO sessions(name, " AIRLOCK_SESSION_COLUMNS
+    ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+    "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)";
+constexpr const char* kUpdateSql =
+    "UPDATE sessions SET repo_root = ?2, git_common_dir = ?3, repo_subdir = ?4, "
+    "worktree = ?5, branch = ?6, base_commit = ?7, backend = ?8, image = ?9, "
+    "image_id = ?10, agent = ?11, agent_command = ?12, prompt_mode = ?13, prompt = ?14, "
+    "cpus = ?15, memory = ?16, pids_limit = ?17, pull_policy = ?18, network = ?19, "
+    "read_only = ?20, extra_env = ?21, credentials = ?22, container_id = ?23, "
+    "home_volume = ?24, status = ?25, updated_at = ?27, last_error = ?28 "
+    "WHERE name = ?1";
+constexpr const char* kSelectOneSql =
+    "SELECT name, " AIRLOCK_SESSION_COLUMNS " FROM sessions WHERE name = ?";
+constexpr const char* kSelectAllSql =
+    "SELECT name, " AIRLOCK_SESSION_COLUMNS " FROM sessions ORDER BY created_at, rowid";
+#undef AIRLOCK_SESSION_COLUMNS
+
+// A name as it may appear in a message: control and non-ASCII bytes shown as '?'.
+std::string printable(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
+    }
+    return out;
+}
+
+std::string now_utc() {
+    using namespace std::chrono;
+    auto now = system_clock::now();
+    auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::time_t t = system_clock::to_time_t(now);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
+                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+// ---- JSON arrays of strings ------------------------------------------------------
+// Only what the store writes: an array of strings. Bytes >= 0x80 pass through as they
+// are (values come from argv and may not be UTF-8); control characters are escaped.
+
+std::string to_json(const std::vector<std::string>& items) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ',';
+        out += '"';
+        for (char c : items[i]) {
+            auto u = static_cast<unsigned char>(c);
+            switch (c) {
+                case '"': out += "\\\""; break;
+                case '\\': out += "\\\\"; break;
+                case '\n': out += "\\n"; break;
+                case '\r': out += "\\r"; break;
+                case '\t': out += "\\t"; break;
+                default:
+                    if (u < 0x20) {
+                        out += fmt::format("\\u{:04x}", u);
+                    } else {
+                        out += c;
+                    }
+            }
+        }
+        out += '"';
+    }
+    out += ']';
+    return out;
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xc0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xe0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+        out += static_cast<char>(0x80 | (cp & 0x3f));
+    } else {
+        out += static_cast<char>(0xf0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+        out += static_cast<char>(0x80 | (cp & 0x3f));
+    }
+}
+
+class JsonArrayReader {
+public:
+    explicit JsonArrayReader(std::string_view text) : s_(text) {}
+
+    std::optional<std::vector<std::string>> read() {
+        std::vector<std::string> out;
+        skip_ws();
+        if (!eat('[')) return std::nullopt;
+        skip_ws();
+        if (eat(']')) return finish(std::move(out));
+        for (;;) {
+            skip_ws();
+            auto item = string();
+            if (!item) return std::nullopt;
+            out.push_back(std::move(*item));
+            skip_ws();
+            if (eat(']')) return finish(std::move(out));
+            if (!eat(',')) return std::nullopt;
+        }
+    }
+
+private:
+    std::optional<std::vector<std::string>> finish(std::vector<std::string> out) {
+        skip_ws();
+        if (i_ != s_.size()) return std::nullopt;
+        return out;
+    }
+    void skip_ws() {
+        while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' ||
+                                  s_[i_] == '\t')) {
+            ++i_;
+        }
+    }
+    bool eat(char c) {
+        if (i_ < s_.size() && s_[i_] == c) {
+            ++i_;
+            return true;
+        }
+        return false;
+    }
+    std::optional<std::uint32_t> hex4() {
+        if (s_.size() - i_ < 4) return std::nullopt;
+        std::uint32_t v = 0;
+        for (int k = 0; k < 4; ++k) {
+            char c = s_[i_++];
+            v <<= 4;
+            if (c >= '0' && c <= '9') v |= static_cast<std::uint32_t>(c - '0');
+            else if (c >= 'a' && c <= 'f') v |= static_cast<std::uint32_t>(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F') v |= static_cast<std::uint32_t>(c - 'A' + 10);
+            else return std::nullopt;
+        }
+        return v;
+    }
+    std::optional<std::string> string() {
+        if (!eat('"')) return std::nullopt;
+        std::string out;
+        while (i_ < s_.size()) {
+            char c = s_[i_++];
+            if (c == '"') return out;
+            if (static_cast<unsigned char>(c) < 0x20) return std::nullopt;
+            if (c != '\\') {
+                out += c;
+                continue;
+            }
+            if (i_ >= s_.size()) return std::nullopt;
+            char e = s_[i_++];
+            switch (e) {
+                case '"': out += '"'; break;
+                case '\\': out += '\\'; break;
+                case '/': out += '/'; break;
+                case 'b': out += '\b'; break;
+                case 'f': out += '\f'; break;
+                case 'n': out += '\n'; break;
+                case 'r': out += '\r'; break;
+                case 't': out += '\t'; break;
+                case 'u': {
+                    auto cp = hex4();
+                    if (!cp) return std::nullopt;
+                    if (*cp >= 0xd800 && *cp < 0xdc00) {  // high surrogate: a low one follows
+                        if (!eat('\\') || !eat('u')) return std::nullopt;
+                        auto lo = hex4();
+                        if (!lo || *lo < 0xdc00 || *lo >= 0xe000) return std::nullopt;
+                        *cp = 0x10000 + ((*cp - 0xd800) << 10) + (*lo - 0xdc00);
+                    } else if (*cp >= 0xdc00 && *cp < 0xe000) {
+                        return std::nullopt;
+                    }
+                    append_utf8(out, *cp);
+                    break;
+                }
+                default: return std::nullopt;
+            }
+        }
+        return std::nullopt;
+    }
+
+    std::string_view s_;
+    std::size_t i_ = 0;
+};
+
+// ---- pull policy / prompt mode as stored --------------------------------------------
+
+std::string_view pull_policy_text(PullPolicy p) {
+    switch (p) {
+        case PullPolicy::always: return "always";
+        case PullPolicy::if_not_present: return "if-not-present";
+        case PullPolicy::never: return "never";
+    }
+    return "if-not-present";
+}
+
+std::optional<PullPolicy> pull_policy_from(std::string_view t) {
+    if (t == "always") return PullPolicy::always;
+    if (t == "if-not-present") return PullPolicy::if_not_present;
+    if (t == "never") return PullPolicy::never;
+    return std::nullopt;
+}
+
+std::string_view prompt_mode_text(PromptMode m) {
+    switch (m) {
+        case PromptMode::arg: return "arg";
+        case PromptMode::stdin_: return "stdin";
+        case PromptMode::none: return "none";
+    }
+    return "arg";
+}
+
+std::optional<PromptMode> prompt_mode_from(std::string_view t) {
+    if (t == "arg") return PromptMode::arg;
+    if (t == "stdin") return PromptMode::stdin_;
+    if (t == "none") return PromptMode::none;
+    return std::nullopt;
+}
+
+// ---- statements ---------------------------------------------------------------------
+
+const char* column_text(sqlite3_stmt* s, int col) {
+    const unsigned char* t = sqlite3_column_text(s, col);
+    return t ? reinterpret_cast<const char*>(t) : "";
+}
+
+std::string column_string(sqlite3_stmt* s, int col) {
+    const unsigned char* t = sqlite3_column_text(s, col);
+    if (!t) return {};
+    return std::string(reinterpret_cast<const char*>(t),
+                       static_cast<std::size_t>(sqlite3_column_bytes(s, col)));
+}
+
+// Resets a cached statement when the call using it ends, so no read transaction
+// outlives the call.
+class StatementUse {
+public:
+    explicit StatementUse(sqlite3_stmt* s) : s_(s) {}
+    ~StatementUse() {
+        sqlite3_reset(s_);
+        sqlite3_clear_bindings(s_);
+    }
+    StatementUse(const StatementUse&) = delete;
+    StatementUse& operator=(const StatementUse&) = delete;
+
+private:
+    sqlite3_stmt* s_;
+};
+
+int bind_text(sqlite3_stmt* s, int index, std::string_view text) {
+    // A default-constructed string_view has data() == nullptr, which SQLite binds as NULL.
+    return sqlite3_bind_text(s, index, text.empty() ? "" : text.data(),
+                             static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+
+// Binds ?1..?28 in the column order of kInsertSql.
+bool bind_session(sqlite3_stmt* s, const Session& v, std::string_view created_at,
+                  std::string_view updated_at) {
+    int rc = SQLITE_OK;
+    int i = 0;
+    auto text = [&](std::string_view t) {
+        if (rc == SQLITE_OK) rc = bind_text(s, ++i, t);
+    };
+    text(v.name);
+    text(v.repo_root);
+    text(v.git_common_dir);
+    text(v.repo_subdir);
+    text(v.worktree);
+    text(v.branch);
+    text(v.base_commit);
+    text(v.backend);
+    text(v.image);
+    text(v.image_id);
+    text(v.agent);
+    text(to_json(v.agent_command));
+    text(prompt_mode_text(v.prompt_mode));
+    text(v.prompt);
+    text(v.cpus);
+    text(v.memory);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, ++i, v.pids_limit);
+    text(pull_policy_text(v.pull_policy));
+    text(v.network);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(s, ++i, v.read_only ? 1 : 0);
+    text(to_json(v.extra_env));
+    text(to_json(v.credentials));
+    text(v.container_id);
+    text(v.home_volume);
+    text(to_string(v.status));
+    text(created_at);
+    text(updated_at);
+    text(v.last_error);
+    return rc == SQLITE_OK && i == kColumnCount;
+}
+
+// Reads a row in the column order of kSelectOneSql; the error names the session and the
+// column that cannot be read.
+Result<Session> read_row(sqlite3_stmt* s, const std::filesystem::path& db) {
+    Session v;
+    int i = 0;
+    v.name = column_string(s, i++);
+    auto bad = [&](std::string_view column, std::string_view value) {
+        return make_error(fmt::format(
+            "session '{}' in {} has an unreadable {} ('{}'); it was written by another "
+            "airlock version or edited by hand; upgrade airlock or delete the session",
+            printable(v.name), db.string(), column, printable(value.substr(0, 60))));
+    };
+    auto list = [&](std::string_view column, std::vector<std::string>& out) -> Status {
+        std::string_view raw = column_text(s, i++);
+        auto parsed = JsonArrayReader(raw).read();
+        if (!parsed) return bad(column, raw);
+        out = std::move(*parsed);
+        return {};
+    };
+    v.repo_root = column_string(s, i++);
+    v.git_common_dir = column_string(s, i++);
+    v.repo_subdir = column_string(s, i++);
+    v.worktree = column_string(s, i++);
+    v.branch = column_string(s, i++);
+    v.base_commit = column_string(s, i++);
+    v.backend = column_string(s, i++);
+    v.image = column_string(s, i++);
+    v.image_id = column_string(s, i++);
+    v.agent = column_string(s, i++);
+    if (auto st = list("agent_command", v.agent_command); !st) return st.error();
+    {
+        std::string_view raw = column_text(s, i++);
+        auto m = prompt_mode_from(raw);
+        if (!m) return bad("prompt_mode", raw);
+        v.prompt_mode = *m;
+    }
+    v.prompt = column_string(s, i++);
+    v.cpus = column_string(s, i++);
+    v.memory = column_string(s, i++);
+    v.pids_limit = sqlite3_column_int64(s, i++);
+    {
+        std::string_view raw = column_text(s, i++);
+        auto p = pull_policy_from(raw);
+        if (!p) return bad("pull_policy", raw);
+        v.pull_policy = *p;
+    }
+    v.network = column_string(s, i++);
+    v.read_only = sqlite3_column_int(s, i++) != 0;
+    if (auto st = list("extra_env", v.extra_env); !st) return st.error();
+    if (auto st = list("credentials", v.credentials); !st) return st.error();
+    v.container_id = column_string(s, i++);
+    v.home_volume = column_string(s, i++);
+    {
+        std::string_view raw = column_text(s, i++);
+        auto st = parse_session_status(raw);
+        if (!st) return bad("status", raw);
+        v.status = *st;
+    }
+    v.created_at = column_string(s, i++);
+    v.updated_at = column_string(s, i++);
+    v.last_error = column_string(s, i++);
+    return v;
+}
+
+Error no_such_session(std::string_view name) {
+    return make_error(
+        fmt::format("there is no session named '{}'; see 'airlock list'", printable(name)));
+}
+
+}  // namespace
+
+void SessionStore::DbCloser::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+void SessionStore::StmtFinalizer::operator()(sqlite3_stmt* s) const noexcept {
+    sqlite3_finalize(s);
+}
+
+SessionStore::SessionStore(std::filesystem::path path) : path_(std::move(path)) {}
+SessionStore::SessionStore(SessionStore&&) noexcept = default;
+SessionStore& SessionStore::operator=(SessionStore&&) noexcept = default;
+SessionStore::~SessionStore() = default;
+
+Result<SessionStore> SessionStore::open(const std::filesystem::path& path) {
+    SessionStore store(path);
+    if (auto st = store.connect(); !st) return st.error();
+    return store;
+}
+
+Error SessionStore::db_error(std::string_view what) const {
+    return make_error(fmt::format("{} in {}: {}", what, path_.string(),
+                                  db_ ? sqlite3_errmsg(db_.get()) : "not open"));
+}
+
+Status SessionStore::exec(const char* sql, std::string_view what) {
+    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+        return db_error(what);
+    }
+    return {};
+}
+
+Status SessionStore::connect() {
+    const std::string p = path_.string();
+    // Create the file ourselves so it is 0600 from the start; SQLite gives its -wal and
+    // -shm files the same mode.
+    std::error_code ec;
+    auto parent = path_.parent_path();
+    if (!parent.empty() && !std::filesystem::exists(parent, ec)) {
+        std::filesystem::create_directories(parent, ec);
+        if (ec) {
+            return make_error(
+                fmt::format("could not create {}: {}", parent.string(), ec.message()));
+        }
+        std::filesystem::permissions(parent, std::filesystem::perms::owner_all, ec);
+    }
+    int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return make_error(fmt::format("could not open {}: {}; check the permissions of {}", p,
+                                      std::strerror(errno), parent.string()));
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
+        (void)::fchmod(fd, st.st_mode & 0700);
+    }
+    ::close(fd);
+
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(p.c_str(), &raw,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    db_.reset(raw);
+    if (rc != SQLITE_OK) return db_error("could not open the session store");
+    sqlite3_busy_timeout(db_.get(), 5000);
+
+    {
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_prepare_v2(db_.get(), "PRAGMA journal_mode=WAL", -1, &s, nullptr) !=
+            SQLITE_OK) {
+            sqlite3_finalize(s);
+            return db_error("could not open the session store (set journal_mode=WAL)");
+        }
+        Stmt guard(s);
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW) {
+            return db_error("could not open the session store (set journal_mode=WAL)");
+        }
+        std::string_view mode = column_text(s, 0);
+        if (mode != "wal") {
+            return make_error(fmt::format(
+                "could not switch {} to WAL mode (it stays '{}'); is it on a network file "
+                "system? keep $AIRLOCK_HOME on a local disk",
+                p, mode));
+        }
+    }
+    return migrate();
+}
+
+Status SessionStore::migrate() {
+    if (auto st = exec("BEGIN IMMEDIATE", "could not start a migration of the session store");
+        !st) {
+        return st;
+    }
+    auto fail = [&](std::string_view what) -> Status {
+        auto err = db_error(what);
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        return err;
+    };
+    if (sqlite3_exec(db_.get(),
+                     "CREATE TABLE IF NOT EXISTS airlock_schema ("
+                     "  component TEXT PRIMARY KEY,"
+                     "  version INTEGER NOT NULL)",
+                     nullptr, nullptr, nullptr) != SQLITE_OK) {
+        return fail("could not create the table airlock_schema");
+    }
+
+    int version = 0;
+    {
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_prepare_v2(db_.get(), "SELECT version FROM airlock_schema WHERE component = ?",
+                               -1, &s, nullptr) != SQLITE_OK) {
+            sqlite3_finalize(s);
+            return fail("could not read the schema version of the session store");
+        }
+        Stmt guard(s);
+        bind_text(s, 1, kComponent);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            version = sqlite3_column_int(s, 0);
+        } else if (rc != SQLITE_DONE) {
+            return fail("could not read the schema version of the session store");
+        }
+    }
+    if (version > kSchemaVersion) {
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        return make_error(fmt::format(
+            "{} holds sessions in schema version {}, newer than this airlock understands "
+            "({}); upgrade airlock",
+            path_.string(), version, kSchemaVersion));
+    }
+    for (int v = version; v < kSchemaVersion; ++v) {
+        if (sqlite3_exec(db_.get(), kMigrations[static_cast<std::size_t>(v)], nullptr, nullptr,
+                         nullptr) != SQLITE_OK) {
+            return fail(fmt::format("could not migrate the sessions table to version {}", v + 1));
+        }
+    }
+    if (version != kSchemaVersion) {
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_prepare_v2(db_.get(),
+                               "INSERT INTO airlock_schema(component, version) VALUES(?, ?) "
+                               "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+                               -1, &s, nullptr) != SQLITE_OK) {
+            sqlite3_finalize(s);
+            return fail("could not record the schema version of the session store");
+        }
+        Stmt guard(s);
+        bind_text(s, 1, kComponent);
+        sqlite3_bind_int(s, 2, kSchemaVersion);
+        if (sqlite3_step(s) != SQLITE_DONE) {
+            return fail("could not record the schema version of the session store");
+        }
+    }
+    if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+        return fail("could not commit a migration of the session store");
+    }
+    return {};
+}
+
+Result<sqlite3_stmt*> SessionStore::statement(Stmt& slot, const char* sql) {
+    if (!slot) {
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) !=
+            SQLITE_OK) {
+            sqlite3_finalize(s);
+            return db_error("could not prepare a query on the session store");
+        }
+        slot.reset(s);
+    }
+    return slot.get();
+}
+
+// Steps a write statement and turns "no row changed" into "no such session".
+Status SessionStore::finish_write(sqlite3_stmt* s, std::string_view name, std::string_view what) {
+    if (sqlite3_step(s) != SQLITE_DONE) {
+        return db_error(fmt::format("could not {} of session '{}'", what, printable(name)));
+    }
+    if (sqlite3_changes(db_.get()) == 0) return no_such_session(name);
+    return {};
+}
+
+Status SessionStore::insert(const Session& session) {
+    auto s = statement(insert_, kInsertSql);
+    if (!s) return s.error();
+    StatementUse use(*s);
+    const std::string now = now_utc();
+    if (!bind_session(*s, session, session.created_at.empty() ? now : session.created_at,
+                      now)) {
+        return db_error(fmt::format("could not store session '{}'", printable(session.name)));
+    }
+    int rc = sqlite3_step(*s);
+    if (rc == SQLITE_CONSTRAINT &&
+        sqlite3_extended_errcode(db_.get()) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return make_error(fmt::format(
+            "a session named '{}' already exists; pick another --name or delete it with "
+            "'airlock delete {}'",
+            printable(session.name), printable(session.name)));
+    }
+    if (rc != SQLITE_DONE) {
+        return db_error(fmt::format("could not store session '{}'", printable(session.name)));
+    }
+    return {};
+}
+
+Status SessionStore::update(const Session& session) {
+    auto s = statement(update_, kUpdateSql);
+    if (!s) return s.error();
+    StatementUse use(*s);
+    // ?26 (created_at) is bound but not used by the UPDATE: created_at never changes.
+    if (!bind_session(*s, session, session.created_at, now_utc())) {
+        return db_error(fmt::format("could not update session '{}'", printable(session.name)));
+    }
+    return finish_write(*s, session.name, "update the row");
+}
+
+Status SessionStore::set_status(std::string_view name, SessionStatus status,
+                                std::string_view last_error) {
+    auto s = statement(set_status_,
+                       "UPDATE sessions SET status = ?2, last_error = ?3, updated_at = ?4 "
+                       "WHERE name = ?1");
+    if (!s) return s.error();
+    StatementUse use(*s);
+    bind_text(*s, 1, name);
+    bind_text(*s, 2, to_string(status));
+    bind_text(*s, 3, last_error);
+    bind_text(*s, 4, now_utc());
+    return finish_write(*s, name, "set the status");
+}
+
+Status SessionStore::set_container(std::string_view name, std::string_view container_id,
+                                   std::string_view image_id) {
+    auto s = statement(set_container_,
+                       "UPDATE sessions SET container_id = ?2, image_id = ?3, updated_at = ?4 "
+                       "WHERE name = ?1");
+    if (!s) return s.error();
+    StatementUse use(*s);
+    bind_text(*s, 1, name);
+    bind_text(*s, 2, container_id);
+    bind_text(*s, 3, image_id);
+    bind_text(*s, 4, now_utc());
+    return finish_write(*s, name, "record the container");
+}
+
+Result<std::optional<Session>> SessionStore::get(std::string_view name) {
+    auto s = statement(select_one_, kSelectOneSql);
+    if (!s) return s.error();
+    StatementUse use(*s);
+    bind_text(*s, 1, name);
+    int rc = sqlite3_step(*s);
+    if (rc == SQLITE_DONE) return std::optional<Session>();
+    if (rc != SQLITE_ROW) {
+        return db_error(fmt::format("could not read session '{}'", printable(name)));
+    }
+    auto row = read_row(*s, path_);
+    if (!row) return row.error();
+    return std::optional<Session>(std::move(*row));
+}
+
+Result<std::vector<Session>> SessionStore::list() {
+    auto s = statement(select_all_, kSelectAllSql);
+    if (!s) return s.error();
+    StatementUse use(*s);
+    std::vector<Session> out;
+    int rc;
+    while ((rc = sqlite3_step(*s)) == SQLITE_ROW) {
+        auto row = read_row(*s, path_);
+        if (!row) return row.error();
+        out.push_back(std::move(*row));
+    }
+    if (rc != SQLITE_DONE) return db_error("could not list the sessions");
+    return out;
+}
+
+Status SessionStore::remove(std::string_view name) {
+    auto s = statement(delete_, "DELETE FROM sessions WHERE name = ?1");
+    if (!s) return s.error();
+    StatementUse use(*s);
+    bind_text(*s, 1, name);
+    return finish_write(*s, name, "delete the row");
+}
+
+Result<std::size_t> SessionStore::count_with_status(
+    std::initializer_list<SessionStatus> statuses) {
+    auto s = statement(count_, "SELECT status, count(*) FROM sessions GROUP BY status");
+    if (!s) return s.error();
+    StatementUse use(*s);
+    std::size_t total = 0;
+    int rc;
+    while ((rc = sqlite3_step(*s)) == SQLITE_ROW) {
+        std::string_view status = column_text(*s, 0);
+        for (auto wanted : statuses) {
+            if (to_string(wanted) == status) {
+                total += static_cast<std::size_t>(sqlite3_column_int64(*s, 1));
+                break;
+            }
+        }
+    }
+    if (rc != SQLITE_DONE) return db_error("could not count the sessions");
+    return total;
+}
+
+Status SessionStore::transaction(const std::function<Status()>& body) {
+    if (auto st = exec("BEGIN IMMEDIATE", "could not start a transaction on the session store");
+        !st) {
+        return st;
+    }
+    Status result;
+    try {
+        result = body();
+    } catch (...) {
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+    if (!result) {
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        return result;
+    }
+    if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+        auto err = db_error("could not commit a transaction on the session store");
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        return err;
+    }
+    return {};
+}
+
+}  // namespace airlock::session

@@ -1,0 +1,190 @@
+// airlock proxy run | start | stop | status | reload, and proxy client add | list | remove
+
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <fmt/chrono.h>
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#include "cli/command.hpp"
+#include "config.hpp"
+#include "proxy/clients.hpp"
+#include "proxy/server.hpp"
+#include "proxy_process.hpp"
+
+namespace airlock::cli {
+namespace {
+
+Config load_or_throw(const Paths& paths) {
+    auto config = load_config(paths.config());
+    if (!config) throw CommandError(config.error().message);
+    return std::move(*config);
+}
+
+std::string timestamp() {
+    auto now = std::chrono::system_clock::now();
+    return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(now)));
+}
+
+// airlock proxy run: the server in the foreground. With --ready-fd, writes "ready\n" to that
+// descriptor once listening (how `proxy start` knows it may return).
+void run_proxy(Context& ctx, int ready_fd, std::uint16_t port) {
+    const auto& paths = ctx.paths();
+    auto config = load_or_throw(paths);
+    proxy::ServerOptions options;
+    options.home = paths.home;
+    options.config = config;
+    options.port_override = port;
+    options.control_socket = paths.home / "proxy.sock";
+    options.reload_config = [file = paths.config()] { return load_config(file); };
+    options.log = [](const std::string& line) { fmt::print(stderr, "{} airlock proxy: {}\n", timestamp(), line); };
+
+    auto server = proxy::Server::create(std::move(options));
+    if (!server) throw CommandError(server.error().message);
+
+    auto pid_written = write_pid_file(paths.proxy_pid());
+    if (!pid_written) throw CommandError(pid_written.error().message);
+    if (ready_fd >= 0) {
+        auto addresses = (*server)->addresses();
+        std::string line = fmt::format("ready {}\n", fmt::join(addresses, " "));
+        (void)!::write(ready_fd, line.data(), line.size());
+        ::close(ready_fd);
+    }
+    (*server)->run();
+    remove_pid_file(paths.proxy_pid());
+    fmt::print(stderr, "{} airlock proxy: stopped\n", timestamp());
+}
+
+void print_status(const Paths& paths) {
+    auto running = running_proxy(paths);
+    if (!running) {
+        fmt::print("proxy: not running (start it with 'airlock proxy start')\n");
+        return;
+    }
+    auto stats = query_status(paths.home / "proxy.sock");
+    fmt::print("proxy: running, pid {}\n", *running);
+    if (!stats) {
+        fmt::print("status: {}\n", stats.error().message);
+        return;
+    }
+    fmt::print("{}", *stats);
+}
+
+}  // namespace
+
+void add_proxy_commands(CLI::App& app, Context& ctx) {
+    auto* proxy_cmd = app.add_subcommand("proxy", "the credential proxy (runs on the host)");
+    proxy_cmd->require_subcommand(1);
+
+    auto* run = proxy_cmd->add_subcommand("run", "run the proxy in the foreground, logging to stderr");
+    auto ready_fd = std::make_shared<int>(-1);
+    auto port = std::make_shared<std::uint16_t>(0);
+    run->add_option("--ready-fd", *ready_fd, "write 'ready' to this descriptor once listening")->group("");
+    run->add_option("--port", *port, "listen on this port instead of [proxy] port");
+    run->callback([&ctx, ready_fd, port] {
+        if (auto pid = running_proxy(ctx.paths()))
+            throw CommandError(fmt::format("the proxy is already running (pid {}); stop it with 'airlock proxy stop'", *pid));
+        run_proxy(ctx, *ready_fd, *port);
+    });
+
+    auto* start = proxy_cmd->add_subcommand("start", "start the proxy in the background; returns once it listens");
+    auto start_port = std::make_shared<std::uint16_t>(0);
+    start->add_option("--port", *start_port, "listen on this port instead of [proxy] port");
+    start->callback([&ctx, start_port] {
+        auto started = start_proxy(ctx.paths(), *start_port);
+        if (!started) throw CommandError(started.error().message);
+        fmt::print("{}\n", *started);
+    });
+
+    auto* stop = proxy_cmd->add_subcommand("stop", "stop the proxy; open requests get time to finish");
+    auto grace = std::make_shared<int>(10);
+    stop->add_option("--grace", *grace, "seconds open requests get to finish (default 10)");
+    stop->callback([&ctx, grace] {
+        auto stopped = stop_proxy(ctx.paths(), std::chrono::seconds(*grace));
+        if (!stopped) throw CommandError(stopped.error().message);
+        fmt::print("{}\n", *stopped);
+    });
+
+    auto* status = proxy_cmd->add_subcommand("status", "pid, addresses, uptime, connections, requests");
+    status->callback([&ctx] { print_status(ctx.paths()); });
+
+    auto* reload = proxy_cmd->add_subcommand("reload", "re-read credential rules and secrets (same as SIGHUP)");
+    reload->callback([&ctx] {
+        auto pid = running_proxy(ctx.paths());
+        if (!pid) throw CommandError("the proxy is not running; start it with 'airlock proxy start'");
+        // Validate first so a broken config is reported here, not only in proxy.log.
+        (void)load_or_throw(ctx.paths());
+        if (::kill(*pid, SIGHUP) != 0)
+            throw CommandError(fmt::format("cannot signal the proxy (pid {}): {}", *pid, std::strerror(errno)));
+        fmt::print("asked the proxy (pid {}) to reload; see {}\n", *pid, ctx.paths().proxy_log().string());
+    });
+
+    auto* client = proxy_cmd->add_subcommand("client", "who may use the proxy (sessions get their own)");
+    client->require_subcommand(1);
+
+    auto* add = client->add_subcommand("add", "add a client and print its proxy URL (shown once)");
+    auto name = std::make_shared<std::string>();
+    auto creds = std::make_shared<std::vector<std::string>>();
+    auto host = std::make_shared<std::string>("127.0.0.1");
+    add->add_option("name", *name, "client name ([a-z0-9._-])")->required();
+    add->add_option("--credentials", *creds, "credential rules it may use (default: all)")->delimiter(',');
+    add->add_option("--host", *host, "host part of the printed URL (default 127.0.0.1; "
+                                     "containers use host.docker.internal)");
+    add->callback([&ctx, name, creds, host] {
+        const auto& paths = ctx.paths();
+        auto config = load_or_throw(paths);
+        for (const auto& c : *creds) {
+            bool known = false;
+            for (const auto& rule : config.credentials) known = known || rule.name == c;
+            if (!known)
+                throw CommandError(fmt::format("--credentials: no [[credential]] named '{}' in {}", c,
+                                               paths.config().string()),
+                                   exit_usage);
+        }
+        auto store = proxy::ClientStore::open(paths.store(), proxy::ClientStore::Mode::read_write);
+        if (!store) throw CommandError(store.error().message);
+        auto token = store->add(*name, *creds);
+        if (!token) throw CommandError(token.error().message);
+        fmt::print("http://{}:{}@{}:{}\n", *name, *token, *host, config.proxy.port);
+        fmt::print(stderr, "the token is shown only this once; remove the client with 'airlock proxy client remove {}'\n",
+                   *name);
+    });
+
+    auto* list = client->add_subcommand("list", "list clients (never their tokens)");
+    list->callback([&ctx] {
+        auto store = proxy::ClientStore::open(ctx.paths().store(), proxy::ClientStore::Mode::read_write);
+        if (!store) throw CommandError(store.error().message);
+        auto clients = store->list();
+        if (!clients) throw CommandError(clients.error().message);
+        fmt::print("{:<24} {:<24} {:<20} {}\n", "NAME", "CREDENTIALS", "CREATED", "SESSION");
+        for (const auto& c : *clients)
+            fmt::print("{:<24} {:<24} {:<20} {}\n", c.name,
+                       c.credentials.empty() ? std::string("(all)") : fmt::format("{}", fmt::join(c.credentials, ",")),
+                       c.created_at, c.session.value_or("-"));
+    });
+
+    auto* remove = client->add_subcommand("remove", "remove a client; its next request is refused");
+    auto remove_name = std::make_shared<std::string>();
+    remove->add_option("name", *remove_name, "client name")->required();
+    remove->callback([&ctx, remove_name] {
+        auto store = proxy::ClientStore::open(ctx.paths().store(), proxy::ClientStore::Mode::read_write);
+        if (!store) throw CommandError(store.error().message);
+        if (auto st = store->remove(*remove_name); !st) throw CommandError(st.error().message);
+        fmt::print("removed proxy client {}\n", *remove_name);
+    });
+}
+
+}  // namespace airlock::cli

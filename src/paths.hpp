@@ -1,0 +1,45 @@
+#pragma once
+// Where airlock keeps its state: the data directory ($AIRLOCK_HOME, default ~/.airlock)
+// and the fixed layout inside it (see docs/configuration.md, "Data directory").
+// Pure path arithmetic: nothing here touches the filesystem.
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "airlock/result.hpp"
+
+namespace airlock {
+
+struct Paths {
+    std::filesystem::path home;  // absolute, lexically normal
+
+    std::filesystem::path config() const { return home / "config.toml"; }
+    std::filesystem::path ca_dir() const { return home / "ca"; }
+    std::filesystem::path store() const { return home / "sessions.db"; }
+    std::filesystem::path worktrees() const { return home / "worktrees"; }
+    std::filesystem::path hooks() const { return home / "hooks"; }
+    std::filesystem::path secrets() const { return home / "secrets"; }
+    std::filesystem::path proxy_pid() const { return home / "proxy.pid"; }
+    std::filesystem::path proxy_log() const { return home / "proxy.log"; }
+    std::filesystem::path audit_log() const { return home / "audit.jsonl"; }
+
+    // A path from the configuration (secret file, upstream_ca): relative paths are
+    // relative to home, absolute paths stay as they are, a leading "~/" is $HOME.
+    std::filesystem::path in_home(const std::string& configured) const;
+};
+
+// Looks up an environment variable; nullopt when unset. The seam for tests.
+using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
+
+// The process environment (std::getenv).
+std::optional<std::string> process_env(const char* name);
+
+// The data directory: --home flag > $AIRLOCK_HOME > $HOME/.airlock. Empty values count
+// as unset (except an empty --home, which is an error). A leading "~/" is expanded with
+// $HOME; relative paths are made absolute against the current directory.
+// Error when none of the three is available.
+Result<Paths> resolve_paths(std::optional<std::string> home_flag, const EnvLookup& env = process_env);
+
+}  // namespace airlock

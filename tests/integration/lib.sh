@@ -1,0 +1,18 @@
+# Shared helpers for the integration scripts (sourced).
+# Each check prints "ok - NAME" or "not ok - NAME"; finish() exits non-zero on any failure.
+fails=0
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; fails=$((fails + 1)); }
+check() {  # check NAME CMD...: passes when CMD succeeds
+  local name=$1; shift
+  if "$@" >/dev/null 2>&1; then ok "$name"; else not_ok "$name"; fi
+}
+finish() { [ "$fails" -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }; }
+# run_capture CMD...: sets $out (stdout+stderr) and $rc
+run_capture() { set +e; out=$("$@" 2>&1); rc=$?; set -e; }
+expect() {  # expect NAME RC PATTERN CMD...: exit code RC and output matching the grep -E PATTERN
+  local name=$1 want=$2 pattern=$3; shift 3
+  run_capture "$@"
+  if [ "$rc" -eq "$want" ] && grep -Eq -- "$pattern" <<<"$out"; then ok "$name"
+  else not_ok "$name (exit $rc, want $want; output: $(head -c 400 <<<"$out"))"; fi
+}

@@ -1,0 +1,132 @@
+#include "proxy/framing.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace airlock::proxy;
+
+namespace {
+
+FramingVerdict check(const std::string& raw, std::string_view host = "api.example.com",
+                     std::uint16_t port = 443) {
+    auto head = parse_request_head(raw);
+    REQUIRE_MESSAGE(head, raw);
+    return check_framing(*head, host, port);
+}
+
+std::string req(std::string_view fields, std::string_view line = "POST /v1 HTTP/1.1") {
+    return std::string(line) + "\r\n" + std::string(fields) + "\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("check_framing: table over raw bytes") {
+    struct Case {
+        const char* name;
+        std::string raw;
+        int status;                // 0 = ok
+        FramingVerdict::Body body;  // when ok
+        std::uint64_t length;
+        const char* reason;  // substring, when refused
+    };
+    const std::string h = "Host: api.example.com\r\n";
+    const Case cases[] = {
+        // good requests
+        {"GET no body", req(h, "GET / HTTP/1.1"), 0, FramingVerdict::Body::none, 0, ""},
+        {"content-length", req(h + "Content-Length: 12\r\n"), 0, FramingVerdict::Body::content_length, 12, ""},
+        {"content-length 0", req(h + "Content-Length: 0\r\n"), 0, FramingVerdict::Body::content_length, 0, ""},
+        {"identical CL duplicates", req(h + "Content-Length: 7\r\nContent-Length: 7\r\n"), 0, FramingVerdict::Body::content_length, 7, ""},
+        {"CL list of equal values", req(h + "Content-Length: 7, 7\r\n"), 0, FramingVerdict::Body::content_length, 7, ""},
+        {"chunked", req(h + "Transfer-Encoding: chunked\r\n"), 0, FramingVerdict::Body::chunked, 0, ""},
+        {"Chunked mixed case", req(h + "transfer-encoding: ChUnKeD\r\n"), 0, FramingVerdict::Body::chunked, 0, ""},
+        {"gzip, chunked", req(h + "Transfer-Encoding: gzip, chunked\r\n"), 0, FramingVerdict::Body::chunked, 0, ""},
+        {"TE over two fields", req(h + "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"), 0, FramingVerdict::Body::chunked, 0, ""},
+        {"host with port", req("Host: API.example.com:443\r\n", "GET / HTTP/1.1"), 0, FramingVerdict::Body::none, 0, ""},
+        {"host trailing dot", req("Host: api.example.com.\r\n", "GET / HTTP/1.1"), 0, FramingVerdict::Body::none, 0, ""},
+        {"absolute-form", req(h, "GET https://api.example.com/v1?x=1 HTTP/1.1"), 0, FramingVerdict::Body::none, 0, ""},
+        {"absolute-form port", req(h, "GET HTTPS://api.example.com:443 HTTP/1.1"), 0, FramingVerdict::Body::none, 0, ""},
+        {"HTTP/1.0 CL", req(h + "Content-Length: 3\r\n", "POST / HTTP/1.0"), 0, FramingVerdict::Body::content_length, 3, ""},
+
+        // smuggling forms -> 400
+        {"CL.TE", req(h + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n"), 400, {}, 0, "both Transfer-Encoding and Content-Length"},
+        {"TE.CL", req(h + "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n"), 400, {}, 0, "both Transfer-Encoding and Content-Length"},
+        {"TE not final chunked", req(h + "Transfer-Encoding: chunked, gzip\r\n"), 400, {}, 0, "must end with chunked"},
+        {"TE identity", req(h + "Transfer-Encoding: identity\r\n"), 400, {}, 0, "must end with chunked"},
+        {"TE chunked twice", req(h + "Transfer-Encoding: chunked, chunked\r\n"), 400, {}, 0, "more than once"},
+        {"TE split chunked twice", req(h + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"), 400, {}, 0, "more than once"},
+        {"TE second field not chunked", req(h + "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n"), 400, {}, 0, "must end with chunked"},
+        {"TE xchunked", req(h + "Transfer-Encoding: xchunked\r\n"), 400, {}, 0, "must end with chunked"},
+        {"TE quoted", req(h + "Transfer-Encoding: \"chunked\"\r\n"), 400, {}, 0, "invalid Transfer-Encoding"},
+        {"TE with params", req(h + "Transfer-Encoding: chunked;x=1\r\n"), 400, {}, 0, "invalid Transfer-Encoding"},
+        {"TE empty", req(h + "Transfer-Encoding: \r\n"), 400, {}, 0, "empty Transfer-Encoding"},
+        {"TE on HTTP/1.0", req(h + "Transfer-Encoding: chunked\r\n", "POST / HTTP/1.0"), 400, {}, 0, "HTTP/1.0"},
+        {"CL differing", req(h + "Content-Length: 4\r\nContent-Length: 5\r\n"), 400, {}, 0, "conflicting Content-Length"},
+        {"CL list differing", req(h + "Content-Length: 4, 5\r\n"), 400, {}, 0, "conflicting Content-Length"},
+        {"CL signed", req(h + "Content-Length: +4\r\n"), 400, {}, 0, "invalid Content-Length"},
+        {"CL negative", req(h + "Content-Length: -1\r\n"), 400, {}, 0, "invalid Content-Length"},
+        {"CL hex", req(h + "Content-Length: 0x10\r\n"), 400, {}, 0, "invalid Content-Length"},
+        {"CL empty", req(h + "Content-Length: \r\n"), 400, {}, 0, "invalid Content-Length"},
+        {"CL inner space", req(h + "Content-Length: 1 2\r\n"), 400, {}, 0, "invalid Content-Length"},
+        {"CL overflow", req(h + "Content-Length: 99999999999999999999\r\n"), 400, {}, 0, "too large"},
+        {"no Host", req("Content-Length: 1\r\n"), 400, {}, 0, "missing Host"},
+        {"two Hosts", req(h + h), 400, {}, 0, "more than one Host"},
+        {"two Hosts differing", req(h + "Host: evil.example\r\n"), 400, {}, 0, "more than one Host"},
+        {"Host empty", req("Host: \r\n"), 400, {}, 0, "Host"},
+        {"Host with userinfo", req("Host: u@api.example.com\r\n"), 400, {}, 0, "userinfo"},
+        {"asterisk-form", req(h, "OPTIONS * HTTP/1.1"), 400, {}, 0, "unsupported request target"},
+        {"authority-form", req(h, "GET api.example.com:443 HTTP/1.1"), 400, {}, 0, "unsupported request target"},
+        {"http absolute-form", req(h, "GET http://api.example.com/ HTTP/1.1"), 400, {}, 0, "unsupported request target"},
+        {"absolute-form userinfo", req(h, "GET https://u:p@api.example.com/ HTTP/1.1"), 400, {}, 0, "userinfo"},
+        {"CONNECT inside", req(h, "CONNECT api.example.com:443 HTTP/1.1"), 400, {}, 0, "CONNECT"},
+
+        // misdirected -> 421
+        {"Host other", req("Host: evil.example\r\n"), 421, {}, 0, "does not match the CONNECT target api.example.com:443"},
+        {"Host suffix", req("Host: api.example.com.evil\r\n"), 421, {}, 0, "does not match"},
+        {"Host other port", req("Host: api.example.com:8443\r\n"), 421, {}, 0, "does not match"},
+        {"absolute-form other host", req(h, "GET https://evil.example/v1 HTTP/1.1"), 421, {}, 0, "request target"},
+        {"absolute-form other port", req(h, "GET https://api.example.com:444/v1 HTTP/1.1"), 421, {}, 0, "request target"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        auto v = check(c.raw);
+        if (c.status == 0) {
+            CHECK_MESSAGE(v.ok, v.reason);
+            CHECK(v.body == c.body);
+            CHECK(v.content_length == c.length);
+        } else {
+            CHECK_FALSE(v.ok);
+            CHECK(v.status == c.status);
+            CHECK_MESSAGE(v.reason.find(c.reason) != std::string::npos, v.reason);
+        }
+    }
+}
+
+TEST_CASE("check_framing: CONNECT port other than 443") {
+    CHECK(check(req("Host: h.example:8443\r\n"), "h.example", 8443).ok);
+    CHECK(check(req("Host: h.example\r\n"), "h.example", 8443).ok);
+    CHECK(check(req("Host: h.example:443\r\n"), "h.example", 8443).status == 421);
+    CHECK(check(req("Host: [::1]:8443\r\n"), "::1", 8443).ok);
+}
+
+TEST_CASE("is_websocket_upgrade") {
+    auto ws = [](const std::string& raw) {
+        auto head = parse_request_head(raw);
+        REQUIRE(head);
+        return is_websocket_upgrade(*head);
+    };
+    CHECK(ws(req("Host: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n",
+                 "GET /ws HTTP/1.1")));
+    CHECK(ws(req("Host: a\r\nConnection: upgrade\r\nUpgrade: WebSocket/13\r\n", "GET /ws HTTP/1.1")));
+    CHECK_FALSE(ws(req("Host: a\r\nUpgrade: websocket\r\n", "GET /ws HTTP/1.1")));
+    CHECK_FALSE(ws(req("Host: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n", "GET /ws HTTP/1.1")));
+    CHECK_FALSE(ws(req("Host: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n", "POST /ws HTTP/1.1")));
+    CHECK_FALSE(ws(req("Host: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n", "GET /ws HTTP/1.0")));
+}
+
+TEST_CASE("origin_form and path_for_log") {
+    CHECK(origin_form("/a?b") == "/a?b");
+    CHECK(origin_form("https://h.example/a/b?c=1") == "/a/b?c=1");
+    CHECK(origin_form("https://h.example") == "/");
+    CHECK(origin_form("https://h.example?x") == "/?x");
+    CHECK(path_for_log("/v1/messages?key=secret") == "/v1/messages");
+    CHECK(path_for_log("https://h.example/v1#frag") == "/v1");
+}

@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include "backends/docker/container_spec.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -168,62 +170,8 @@ std::optional<std::int64_t> to_int64(std::string_view digits) {
     return value;
 }
 
-constexpr std::int64_t kMinMemory = 6 * 1024 * 1024;  // Docker refuses less
 
 }  // namespace
-
-Result<std::int64_t> parse_memory_bytes(std::string_view text) {
-    const auto bad = [&] {
-        return make_error(fmt::format(
-            "\"{}\" is not a memory size; use a number of bytes or one with a unit: \"512m\", \"4g\", \"1024k\"", text));
-    };
-    std::string s = lower(text);
-    std::size_t digits_end = 0;
-    while (digits_end < s.size() && s[digits_end] >= '0' && s[digits_end] <= '9') ++digits_end;
-    if (digits_end == 0) return bad();
-    std::string_view unit = std::string_view(s).substr(digits_end);
-    std::int64_t multiplier = 1;
-    if (!unit.empty()) {
-        if (unit.size() == 2 && unit[1] == 'b' && unit[0] != 'b') unit.remove_suffix(1);  // "mb" = "m"
-        if (unit == "b") multiplier = 1;
-        else if (unit == "k") multiplier = std::int64_t{1} << 10;
-        else if (unit == "m") multiplier = std::int64_t{1} << 20;
-        else if (unit == "g") multiplier = std::int64_t{1} << 30;
-        else if (unit == "t") multiplier = std::int64_t{1} << 40;
-        else return bad();
-    }
-    auto number = to_int64(std::string_view(s).substr(0, digits_end));
-    if (!number || *number > std::numeric_limits<std::int64_t>::max() / multiplier) {
-        return make_error(fmt::format("\"{}\" is too large a memory size", text));
-    }
-    std::int64_t bytes = *number * multiplier;
-    if (bytes < kMinMemory) {
-        return make_error(fmt::format("\"{}\" is below Docker's minimum memory limit of 6m", text));
-    }
-    return bytes;
-}
-
-Result<std::int64_t> parse_nano_cpus(std::string_view text) {
-    const auto bad = [&] {
-        return make_error(fmt::format("\"{}\" is not a CPU count; use a positive decimal such as \"2\" or \"0.5\"", text));
-    };
-    auto dot = text.find('.');
-    std::string_view whole = text.substr(0, dot);
-    std::string_view fraction = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
-    if (!all_digits(whole)) return bad();
-    if (dot != std::string_view::npos && !all_digits(fraction)) return bad();
-    if (fraction.size() > 9) return make_error(fmt::format("\"{}\" has more than 9 decimal places", text));
-    auto w = to_int64(whole);
-    if (!w || *w > 1'000'000) return make_error(fmt::format("\"{}\" is too many CPUs", text));
-    std::int64_t nanos = *w * 1'000'000'000;
-    std::int64_t scale = 100'000'000;
-    for (char c : fraction) {
-        nanos += (c - '0') * scale;
-        scale /= 10;
-    }
-    if (nanos <= 0) return make_error(fmt::format("\"{}\" must be greater than 0", text));
-    return nanos;
-}
 
 // ---- Parsing ----------------------------------------------------------------------
 
@@ -551,7 +499,7 @@ void Parser::parse_docker(const Section& s, DockerSettings& docker) const {
             if (text.find_first_of("eE") != std::string::npos) text = fmt::format("{:.9f}", v);
         } else s.type_error(*node, "cpus", "a string or a number (\"2\", 0.5)");
         if (!text.empty()) {
-            if (auto nanos = parse_nano_cpus(text); !nanos) s.fail(*node, "cpus", fmt::format("is invalid: {}", nanos.error().message));
+            if (auto cpus = docker::parse_cpus(text, "cpus"); !cpus) s.fail(*node, "cpus", fmt::format("is invalid: {}", cpus.error().message));
         }
         docker.cpus = text;
     }
@@ -561,7 +509,7 @@ void Parser::parse_docker(const Section& s, DockerSettings& docker) const {
         else if (node->is_integer()) text = std::to_string(node->as_integer()->get());
         else s.type_error(*node, "memory", "a string (\"4g\", \"512m\") or a number of bytes");
         if (!text.empty()) {
-            if (auto bytes = parse_memory_bytes(text); !bytes) s.fail(*node, "memory", fmt::format("is invalid: {}", bytes.error().message));
+            if (auto bytes = docker::parse_memory(text, "memory"); !bytes) s.fail(*node, "memory", fmt::format("is invalid: {}", bytes.error().message));
         }
         docker.memory = text;
     }

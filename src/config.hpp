@@ -61,11 +61,6 @@ const std::vector<CacheVolume>& default_caches();
 
 // ---- Value helpers shared with the CLI flags --------------------------------------
 
-// "4g", "512m", "1024k", "1g", "2gb", "1073741824" (bytes) -> bytes. Error text says
-// what is accepted; it does not name a key (callers prefix it).
-Result<std::int64_t> parse_memory_bytes(std::string_view text);
-// "2", "0.5", "1.25" (positive decimal, at most 9 fraction digits) -> Docker NanoCpus.
-Result<std::int64_t> parse_nano_cpus(std::string_view text);
 
 std::optional<PullPolicy> parse_pull_policy(std::string_view text);
 std::string_view to_string(PullPolicy policy);

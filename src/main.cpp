@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.footer("Run 'airlock <command> --help' for a command's options.");
 
+    add_session_commands(app, ctx);
     add_ca_commands(app, ctx);
     add_config_commands(app, ctx);
     add_proxy_commands(app, ctx);

@@ -42,5 +42,6 @@ private:
 void add_ca_commands(CLI::App& app, Context& ctx);
 void add_config_commands(CLI::App& app, Context& ctx);
 void add_proxy_commands(CLI::App& app, Context& ctx);
+void add_session_commands(CLI::App& app, Context& ctx);
 
 }  // namespace airlock::cli

@@ -1,0 +1,526 @@
+// airlock create | list | show | logs | stop | start | refresh | delete | clean-cache | doctor
+
+#include <CLI/CLI.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+
+#include "backends/docker/container_spec.hpp"
+#include "backends/docker/docker_backend.hpp"
+#include "ca/ca.hpp"
+#include "cli/command.hpp"
+#include "config.hpp"
+#include "proxy/clients.hpp"
+#include "proxy_process.hpp"
+#include "session/manager.hpp"
+#include "terminal_attach.hpp"
+
+namespace airlock::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The proxy's client store as the session layer sees it.
+class StoreClients : public session::ProxyClients {
+public:
+    explicit StoreClients(proxy::ClientStore store) : store_(std::move(store)) {}
+    Result<std::string> add(const std::string& name, const std::vector<std::string>& credentials,
+                            const std::string& session) override {
+        return store_.add(name, credentials, session);
+    }
+    Result<std::string> rotate(const std::string& name) override { return store_.rotate(name); }
+    Status remove(const std::string& name) override {
+        auto clients = store_.list();
+        if (!clients) return clients.error();
+        for (const auto& c : *clients)
+            if (c.name == name) return store_.remove(name);
+        return {};
+    }
+
+private:
+    proxy::ClientStore store_;
+};
+
+std::string run_line(const char* command) {
+    std::string out;
+    if (FILE* p = ::popen(command, "r")) {
+        char buf[256];
+        while (std::fgets(buf, sizeof buf, p)) out += buf;
+        ::pclose(p);
+    }
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+}
+
+std::string git_identity(const char* env, const char* key) {
+    if (const char* v = std::getenv(env); v && *v) return v;
+    return run_line(fmt::format("git config --get {} 2>/dev/null", key).c_str());
+}
+
+// Everything a session command needs, opened once.
+struct World {
+    Config config;
+    std::unique_ptr<Backend> backend;
+    std::optional<session::SessionStore> store;
+    std::unique_ptr<StoreClients> clients;
+    std::unique_ptr<session::SessionManager> manager;
+};
+
+// The CA bundle containers trust: the system roots plus airlock's CA.
+Result<std::string> write_ca_bundle(const Paths& paths) {
+    auto bundle = paths.ca_dir() / "ca-bundle.pem";
+    std::string text;
+    for (const char* system : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"}) {
+        std::ifstream in(system, std::ios::binary);
+        if (!in) continue;
+        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        break;
+    }
+    std::ifstream ca(paths.ca_dir() / "ca.pem", std::ios::binary);
+    std::string ca_text((std::istreambuf_iterator<char>(ca)), std::istreambuf_iterator<char>());
+    if (!text.empty() && text.back() != '\n') text += '\n';
+    text += ca_text;
+    auto tmp = bundle;
+    tmp += ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << text;
+        if (!out) return make_error(fmt::format("cannot write {}", bundle.string()));
+    }
+    std::error_code ec;
+    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read, ec);
+    fs::rename(tmp, bundle, ec);
+    if (ec) return make_error(fmt::format("cannot write {}: {}", bundle.string(), ec.message()));
+    return bundle.string();
+}
+
+World open_world(Context& ctx, bool need_ca = false) {
+    const auto& paths = ctx.paths();
+    World w;
+    auto config = load_config(paths.config());
+    if (!config) throw CommandError(config.error().message);
+    w.config = std::move(*config);
+    auto endpoint = docker::endpoint_from_env();
+    if (!endpoint) throw CommandError(endpoint.error().message);
+    w.backend = docker::make_docker_backend(*endpoint);
+    auto store = session::SessionStore::open(paths.store());
+    if (!store) throw CommandError(store.error().message);
+    w.store.emplace(std::move(*store));
+    auto clients = proxy::ClientStore::open(paths.store(), proxy::ClientStore::Mode::read_write);
+    if (!clients) throw CommandError(clients.error().message);
+    w.clients = std::make_unique<StoreClients>(std::move(*clients));
+
+    session::ManagerSettings settings;
+    settings.home = paths.home.string();
+    settings.worktrees_dir = paths.worktrees().string();
+    settings.sessions_dir = (paths.home / "sessions").string();
+    auto& host = settings.host;
+    host.home = paths.home.string();
+    host.ca_cert = (paths.ca_dir() / "ca.pem").string();
+    host.ca_bundle = (paths.ca_dir() / "ca-bundle.pem").string();
+    host.hooks_dir = paths.hooks().string();
+    host.proxy_port = w.config.proxy.port;
+    host.caches = w.config.caches;
+    host.credentials = w.config.credentials;
+    host.user = fmt::format("{}:{}", ::getuid(), ::getgid());
+    host.git_author_name = git_identity("GIT_AUTHOR_NAME", "user.name");
+    host.git_author_email = git_identity("GIT_AUTHOR_EMAIL", "user.email");
+    if (need_ca) {
+        if (!fs::exists(ca::Authority::cert_path(paths.ca_dir()))) {
+            auto created = ca::Authority::create(paths.ca_dir(), false);
+            if (!created) throw CommandError(created.error().message);
+            fmt::print(stderr, "created the CA in {}\n", paths.ca_dir().string());
+        } else if (auto loaded = ca::Authority::load(paths.ca_dir()); !loaded) {
+            throw CommandError(loaded.error().message);
+        }
+        if (auto bundle = write_ca_bundle(paths); !bundle) throw CommandError(bundle.error().message);
+    }
+    w.manager = std::make_unique<session::SessionManager>(*w.backend, *w.store, *w.clients, std::move(settings));
+    return w;
+}
+
+void progress_line(const std::string& line) { fmt::print(stderr, "{}\n", line); }
+
+std::string short_id(const std::string& id) {
+    auto s = id.rfind("sha256:", 0) == 0 ? id.substr(7) : id;
+    return s.substr(0, 12);
+}
+
+boost::json::object to_json(const session::SessionView& v) {
+    const auto& s = v.session;
+    boost::json::object o;
+    o["name"] = s.name;
+    o["state"] = v.state;
+    o["status"] = std::string(session::to_string(s.status));
+    o["branch"] = s.branch;
+    o["worktree"] = s.worktree;
+    o["repo"] = s.repo_root;
+    o["subdir"] = s.repo_subdir;
+    o["base_commit"] = s.base_commit;
+    o["image"] = s.image;
+    o["image_id"] = s.image_id;
+    o["agent"] = s.agent;
+    boost::json::array cmd;
+    for (const auto& a : s.agent_command) cmd.emplace_back(a);
+    o["agent_command"] = std::move(cmd);
+    o["prompt"] = s.prompt;
+    o["cpus"] = s.cpus;
+    o["memory"] = s.memory;
+    o["pids_limit"] = s.pids_limit;
+    o["pull_policy"] = std::string(to_string(s.pull_policy));
+    o["network"] = s.network;
+    o["read_only"] = s.read_only;
+    boost::json::array env;
+    for (const auto& e : s.extra_env) env.emplace_back(e);
+    o["env"] = std::move(env);
+    boost::json::array creds;
+    for (const auto& c : s.credentials) creds.emplace_back(c);
+    o["credentials"] = std::move(creds);
+    o["container_id"] = s.container_id;
+    o["container"] = session::container_name(s.name);
+    o["home_volume"] = s.home_volume;
+    o["created_at"] = s.created_at;
+    o["updated_at"] = s.updated_at;
+    o["last_error"] = s.last_error;
+    return o;
+}
+
+// Is something listening at addr:port? (What a container reaches as host.docker.internal.)
+bool reachable(const std::string& addr, std::uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    bool ok = ::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr) == 1 &&
+              ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    ::close(fd);
+    return ok;
+}
+
+template <class T>
+std::shared_ptr<T> opt(T value = T{}) {
+    return std::make_shared<T>(std::move(value));
+}
+
+}  // namespace
+
+void add_session_commands(CLI::App& app, Context& ctx) {
+    // ---- create ----
+    struct CreateOptions {
+        std::string backend = "docker", image, prompt, name, repo = ".", base, agent = "claude";
+        std::string cpus, memory, pull_policy, network;
+        std::int64_t pids = -1;
+        bool read_only = false;
+        std::vector<std::string> env, credentials;
+    };
+    auto o = opt<CreateOptions>();
+    auto* create = app.add_subcommand("create", "create a session: worktree, container, proxy identity; start the agent");
+    create->add_option("--backend", o->backend, "where the session runs (docker)")->check(CLI::IsMember({"docker"}));
+    create->add_option("--image", o->image, "container image (default: [docker] image)");
+    create->add_option("--prompt,-p", o->prompt, "what the agent should do (one argv element, exactly as given)");
+    create->add_option("--name", o->name, "session name (default: a slug of the prompt + 4 random characters)");
+    create->add_option("--repo", o->repo, "the git repository, or a directory inside it (default: .)");
+    create->add_option("--base", o->base, "start the branch from this ref (default: HEAD)");
+    create->add_option("--agent", o->agent, "agent from [agent.<name>] or built-in: claude, codex, gemini, shell");
+    create->add_option("--cpu-limit", o->cpus, "CPUs, e.g. 2 or 0.5 (default: [docker] cpus)");
+    create->add_option("--memory-limit", o->memory, "memory, e.g. 4g or 512m (default: [docker] memory)");
+    create->add_option("--pids-limit", o->pids, "process limit (default: [docker] pids_limit)");
+    create->add_option("--pull-policy", o->pull_policy, "always | if-not-present | never (default: [docker] pull_policy)")
+        ->check(CLI::IsMember({"always", "if-not-present", "never"}));
+    create->add_option("--network", o->network, "bridge | none | <network name> (default: [docker] network)");
+    create->add_flag("--read-only", o->read_only, "read-only root filesystem (tmpfs /tmp)");
+    create->add_option("--env,-e", o->env, "extra environment KEY=VALUE (repeatable; never put secrets here)");
+    create->add_option("--credentials", o->credentials, "credential rules the session may use (default: all)")
+        ->delimiter(',');
+    create->callback([&ctx, o] {
+        auto w = open_world(ctx, true);
+        session::CreateRequest r;
+        r.repo_path = o->repo;
+        r.name = o->name;
+        r.base = o->base;
+        r.image = o->image.empty() ? w.config.docker.image : o->image;
+        r.agent = o->agent;
+        auto agent = w.config.agents.find(o->agent);
+        if (agent == w.config.agents.end()) {
+            std::vector<std::string> names;
+            for (const auto& [n, a] : w.config.agents) names.push_back(n);
+            throw CommandError(fmt::format("unknown agent '{}'; choose one of {} or define [agent.{}] in config.toml",
+                                           o->agent, fmt::join(names, ", "), o->agent),
+                               exit_usage);
+        }
+        r.agent_definition = agent->second;
+        r.prompt = o->prompt;
+        r.cpus = o->cpus.empty() ? w.config.docker.cpus : o->cpus;
+        r.memory = o->memory.empty() ? w.config.docker.memory : o->memory;
+        if (!o->cpus.empty())
+            if (auto c = docker::parse_cpus(o->cpus); !c) throw CommandError(c.error().message, exit_usage);
+        if (!o->memory.empty())
+            if (auto m = docker::parse_memory(o->memory); !m) throw CommandError(m.error().message, exit_usage);
+        r.pids_limit = o->pids >= 0 ? o->pids : w.config.docker.pids_limit;
+        r.pull_policy = o->pull_policy.empty() ? w.config.docker.pull_policy : *parse_pull_policy(o->pull_policy);
+        r.network = o->network.empty() ? w.config.docker.network : o->network;
+        r.read_only = o->read_only || w.config.docker.read_only_rootfs;
+        r.extra_env = o->env;
+        for (const auto& c : o->credentials) {
+            bool known = false;
+            for (const auto& rule : w.config.credentials) known = known || rule.name == c;
+            if (!known)
+                throw CommandError(fmt::format("--credentials: no [[credential]] named '{}' in config.toml", c), exit_usage);
+        }
+        r.credentials = o->credentials;
+        r.max_containers = w.config.docker.max_containers;
+
+        // The proxy must be up before the agent's first request.
+        auto proxy = start_proxy(ctx.paths());
+        if (!proxy) throw CommandError(proxy.error().message);
+        if (proxy->rfind("proxy started", 0) == 0) progress_line(*proxy);
+
+        auto s = w.manager->create(r, progress_line);
+        if (!s) throw CommandError(s.error().message);
+        fmt::print("created session {}\n", s->name);
+        fmt::print("  branch:    {}\n", s->branch);
+        fmt::print("  worktree:  {}\n", s->worktree);
+        fmt::print("  container: {} ({})\n", session::container_name(s->name), s->image);
+        fmt::print("attach with 'airlock attach {}', logs with 'airlock logs {} -f'\n", s->name, s->name);
+    });
+
+    // ---- list / show ----
+    auto list_json = opt<bool>(false);
+    auto* list = app.add_subcommand("list", "sessions with the state the engine reports now");
+    list->add_flag("--json", *list_json, "one JSON array");
+    list->callback([&ctx, list_json] {
+        auto w = open_world(ctx);
+        auto views = w.manager->list();
+        if (!views) throw CommandError(views.error().message);
+        if (*list_json) {
+            boost::json::array a;
+            for (const auto& v : *views) a.emplace_back(to_json(v));
+            fmt::print("{}\n", boost::json::serialize(a));
+            return;
+        }
+        fmt::print("{:<28} {:<14} {:<34} {}\n", "NAME", "STATE", "BRANCH", "IMAGE");
+        for (const auto& v : *views)
+            fmt::print("{:<28} {:<14} {:<34} {}\n", v.session.name, v.state, v.session.branch, v.session.image);
+    });
+
+    auto show_name = opt<std::string>();
+    auto show_json = opt<bool>(false);
+    auto* show = app.add_subcommand("show", "one session in detail");
+    show->add_option("session", *show_name, "session name")->required();
+    show->add_flag("--json", *show_json, "as JSON");
+    show->callback([&ctx, show_name, show_json] {
+        auto w = open_world(ctx);
+        auto v = w.manager->show(*show_name);
+        if (!v) throw CommandError(v.error().message);
+        auto o2 = to_json(*v);
+        if (*show_json) {
+            fmt::print("{}\n", boost::json::serialize(o2));
+            return;
+        }
+        for (const auto& [k, val] : o2)
+            fmt::print("{:<14} {}\n", std::string(k) + ":", val.is_string() ? std::string(val.as_string()) : boost::json::serialize(val));
+    });
+
+    // ---- logs / attach / stop / start ----
+    auto logs_name = opt<std::string>();
+    auto follow = opt<bool>(false);
+    auto* logs = app.add_subcommand("logs", "the agent's output");
+    logs->add_option("session", *logs_name, "session name")->required();
+    logs->add_flag("-f,--follow", *follow, "keep following");
+    logs->callback([&ctx, logs_name, follow] {
+        auto w = open_world(ctx);
+        auto s = w.manager->get(*logs_name);
+        if (!s) throw CommandError(s.error().message);
+        auto st = w.backend->logs(s->container_id, *follow, [](OutputStream stream, std::string_view data) {
+            std::fwrite(data.data(), 1, data.size(), stream == OutputStream::stderr_stream ? stderr : stdout);
+            std::fflush(stream == OutputStream::stderr_stream ? stderr : stdout);
+            return true;
+        });
+        if (!st) throw CommandError(st.error().message);
+    });
+
+    auto attach_name = opt<std::string>();
+    auto* attach = app.add_subcommand("attach", "the agent's terminal (detach with ctrl-p ctrl-q)");
+    attach->add_option("session", *attach_name, "session name")->required();
+    attach->callback([&ctx, attach_name] {
+        auto w = open_world(ctx);
+        auto s = w.manager->get(*attach_name);
+        if (!s) throw CommandError(s.error().message);
+        auto code = relay_terminal(*w.backend, s->container_id);
+        if (!code) throw CommandError(code.error().message);
+    });
+
+    for (const char* verb : {"stop", "start"}) {
+        auto name = opt<std::string>();
+        bool is_stop = std::string_view(verb) == "stop";
+        auto* cmd = app.add_subcommand(verb, is_stop ? "stop a session's container (the worktree stays)"
+                                                     : "start a stopped session's container again");
+        cmd->add_option("session", *name, "session name")->required();
+        cmd->callback([&ctx, name, is_stop] {
+            auto w = open_world(ctx);
+            if (!is_stop) {
+                auto proxy = start_proxy(ctx.paths());
+                if (!proxy) throw CommandError(proxy.error().message);
+            }
+            auto st = is_stop ? w.manager->stop(*name) : w.manager->start(*name);
+            if (!st) throw CommandError(st.error().message);
+            fmt::print("{} {}\n", is_stop ? "stopped" : "started", *name);
+        });
+    }
+
+    // ---- refresh / delete ----
+    auto refresh_name = opt<std::string>();
+    auto* refresh = app.add_subcommand("refresh", "re-pull the image and recreate the container; keep worktree and home");
+    refresh->add_option("session", *refresh_name, "session name")->required();
+    refresh->callback([&ctx, refresh_name] {
+        auto w = open_world(ctx, true);
+        auto proxy = start_proxy(ctx.paths());
+        if (!proxy) throw CommandError(proxy.error().message);
+        auto r = w.manager->refresh(*refresh_name, progress_line);
+        if (!r) throw CommandError(r.error().message);
+        fmt::print("refreshed {}: image {} -> {}, container {} -> {}\n", *refresh_name, short_id(r->old_image_id),
+                   short_id(r->new_image_id), short_id(r->old_container_id), short_id(r->new_container_id));
+    });
+
+    auto delete_name = opt<std::string>();
+    auto force = opt<bool>(false);
+    auto delete_branch = opt<bool>(false);
+    auto* del = app.add_subcommand("delete", "remove container, worktree, home volume and proxy client");
+    del->add_option("session", *delete_name, "session name")->required();
+    del->add_flag("--force", *force, "even with uncommitted changes in the worktree");
+    del->add_flag("--delete-branch", *delete_branch, "also delete the branch airlock/<session>");
+    del->callback([&ctx, delete_name, force, delete_branch] {
+        auto w = open_world(ctx);
+        if (auto st = w.manager->remove(*delete_name, *force, *delete_branch); !st) throw CommandError(st.error().message);
+        fmt::print("deleted session {}{}\n", *delete_name,
+                   *delete_branch ? "" : fmt::format(" (branch airlock/{} kept)", *delete_name));
+    });
+
+    // ---- clean-cache ----
+    auto cache_force = opt<bool>(false);
+    auto* clean = app.add_subcommand("clean-cache", "the shared cache volumes: show them (sizes), or remove with --force");
+    clean->add_flag("--force", *cache_force, "remove them (volumes in use by a running session are skipped)");
+    clean->callback([&ctx, cache_force] {
+        auto w = open_world(ctx);
+        auto volumes = w.backend->list_volumes({{session::kCacheLabel, ""}});
+        if (!volumes) throw CommandError(volumes.error().message);
+        auto containers = w.backend->list({{session::kSessionLabel, ""}});
+        if (!containers) throw CommandError(containers.error().message);
+        std::map<std::string, const ContainerState*> by_name;
+        for (const auto& c : *containers) by_name[c.name] = &c;
+        if (volumes->empty()) fmt::print("no cache volumes\n");
+        for (const auto& v : *volumes) {
+            std::vector<std::string> sessions, running;
+            for (const auto& user : v.used_by) {
+                auto it = by_name.find(user);
+                auto label = it == by_name.end() ? user : it->second->labels.at(session::kSessionLabel);
+                sessions.push_back(label);
+                if (it != by_name.end() && it->second->status == "running") running.push_back(label);
+            }
+            auto size = v.size_bytes < 0 ? std::string("?") : fmt::format("{:.1f} MiB", v.size_bytes / 1048576.0);
+            if (!*cache_force) {
+                fmt::print("{:<32} {:>12}  used by: {}\n", v.name, size, sessions.empty() ? "-" : fmt::format("{}", fmt::join(sessions, ", ")));
+                continue;
+            }
+            if (!running.empty()) {
+                fmt::print("skipped {}: in use by running session {}\n", v.name, fmt::join(running, ", "));
+                continue;
+            }
+            if (auto st = w.backend->remove_volume(v.name); !st) {
+                fmt::print("skipped {}: {}\n", v.name, st.error().message);
+                continue;
+            }
+            fmt::print("removed {} ({})\n", v.name, size);
+        }
+        if (!*cache_force && !volumes->empty()) fmt::print("nothing removed; run 'airlock clean-cache --force' to remove them\n");
+    });
+
+    // ---- doctor ----
+    auto fix = opt<bool>(false);
+    auto* doctor = app.add_subcommand("doctor", "check engine, image, CA, proxy, config and store; --fix repairs");
+    doctor->add_flag("--fix", *fix, "remove orphans, undo interrupted creates, mark lost sessions");
+    doctor->callback([&ctx, fix] {
+        const auto& paths = ctx.paths();
+        int problems = 0;
+        auto good = [](const std::string& what) { fmt::print("ok       {}\n", what); };
+        auto bad = [&problems](const std::string& what, const std::string& how) {
+            ++problems;
+            fmt::print("PROBLEM  {}\n         fix: {}\n", what, how);
+        };
+        auto config = load_config(paths.config());
+        if (!config) {
+            bad(config.error().message, "edit " + paths.config().string() + " (see docs/configuration.md)");
+            ctx.exit_code = exit_failure;
+            return;
+        }
+        good("config " + paths.config().string());
+        auto endpoint = docker::endpoint_from_env();
+        std::unique_ptr<Backend> backend;
+        if (!endpoint) {
+            bad(endpoint.error().message, "fix DOCKER_HOST");
+        } else {
+            backend = docker::make_docker_backend(*endpoint);
+            auto version = backend->version();
+            if (!version) {
+                bad(version.error().message, "start the engine (scripts/ensure-docker) or set DOCKER_HOST");
+                backend.reset();
+            } else {
+                good(fmt::format("engine {} at {}", *version, endpoint->display()));
+            }
+        }
+        auto authority = ca::Authority::load(paths.ca_dir());
+        if (!authority) bad(authority.error().message, "airlock ca init (or chmod 600 the key)");
+        else good("CA " + (*authority)->info().cert_path.string() + " (key 0600)");
+        auto pid = running_proxy(paths);
+        if (!pid) {
+            bad("the proxy is not running", "airlock proxy start");
+        } else {
+            good(fmt::format("proxy running (pid {})", *pid));
+            if (backend) {
+                auto gateways = backend->bridge_gateways();
+                if (!gateways || gateways->empty()) {
+                    bad("cannot find the Docker bridge gateway", "check 'docker network inspect bridge'");
+                } else if (!reachable(gateways->front(), config->proxy.port)) {
+                    bad(fmt::format("the proxy does not answer at {}:{} (host.docker.internal for containers)",
+                                    gateways->front(), config->proxy.port),
+                        "airlock proxy stop && airlock proxy start (after the engine is up), or set [proxy] listen");
+                } else {
+                    good(fmt::format("proxy reachable from containers at {}:{}", gateways->front(), config->proxy.port));
+                }
+            }
+        }
+        if (backend) {
+            auto image = backend->inspect_image(config->docker.image);
+            if (!image || !*image)
+                bad(fmt::format("default image {} is not present", config->docker.image),
+                    fmt::format("docker pull {} (or set [docker] image)", config->docker.image));
+            else good("default image " + config->docker.image);
+            auto w = open_world(ctx);
+            auto found = w.manager->reconcile(*fix, progress_line);
+            if (!found) {
+                bad(found.error().message, "check " + paths.store().string());
+            } else {
+                for (const auto& p : *found) bad(p.what, p.fix);
+                if (found->empty()) good("store and engine agree");
+            }
+        }
+        if (problems) {
+            fmt::print("{} problem{}\n", problems, problems == 1 ? "" : "s");
+            ctx.exit_code = exit_failure;
+        }
+    });
+}
+
+}  // namespace airlock::cli

@@ -77,7 +77,7 @@ public:
             ::close(fd);
             return make_error(fmt::format("another airlock is working on this session ({} is locked)", file.string()));
         }
-        return CreateLock(fd);
+        return CreateLock(file, fd);
     }
     static bool held(const fs::path& file) {
         int fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
@@ -86,13 +86,18 @@ public:
         ::close(fd);
         return held;
     }
-    CreateLock(CreateLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    CreateLock(CreateLock&& o) noexcept : file_(std::move(o.file_)), fd_(std::exchange(o.fd_, -1)) {}
+    // Whatever the outcome, the lock file goes with the lock: nothing is left behind.
     ~CreateLock() {
-        if (fd_ >= 0) ::close(fd_);
+        if (fd_ < 0) return;
+        std::error_code ec;
+        fs::remove(file_, ec);
+        ::close(fd_);
     }
 
 private:
-    explicit CreateLock(int fd) : fd_(fd) {}
+    CreateLock(fs::path file, int fd) : file_(std::move(file)), fd_(fd) {}
+    fs::path file_;
     int fd_;
 };
 
@@ -267,8 +272,6 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     s.status = SessionStatus::running;
     if (auto st = store_.update(s); !st) return st.error();
     undo.dismiss();
-    std::error_code ignored;
-    fs::remove(lock_file(settings_, name), ignored);
     return s;
 }
 
@@ -321,7 +324,6 @@ Result<SessionManager::Refreshed> SessionManager::refresh(const std::string& nam
     out.new_image_id = s->image_id;
     out.new_container_id = *id;
     out.session = *s;
-    fs::remove(lock_file(settings_, name), ec);
     return out;
 }
 
@@ -451,7 +453,8 @@ Result<std::vector<SessionManager::Problem>> SessionManager::reconcile(bool fix,
             if (fix) {
                 if (auto st = undo_all(s.name, progress); !st) return st.error();
             } else {
-                problems.push_back({fmt::format("session {} was interrupted while being {}", s.name, to_string(s.status)),
+                problems.push_back({fmt::format("session {} was interrupted while being {}", s.name,
+                                                s.status == SessionStatus::creating ? "created" : "deleted"),
                                     "airlock doctor --fix"});
             }
             continue;

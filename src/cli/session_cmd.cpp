@@ -91,8 +91,13 @@ Result<std::string> write_ca_bundle(const Paths& paths) {
     std::string ca_text((std::istreambuf_iterator<char>(ca)), std::istreambuf_iterator<char>());
     if (!text.empty() && text.back() != '\n') text += '\n';
     text += ca_text;
+    {
+        std::ifstream current(bundle, std::ios::binary);
+        std::string have((std::istreambuf_iterator<char>(current)), std::istreambuf_iterator<char>());
+        if (have == text) return bundle.string();
+    }
     auto tmp = bundle;
-    tmp += ".tmp";
+    tmp += fmt::format(".{}.tmp", ::getpid());  // concurrent creates each write their own
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         out << text;

@@ -16,26 +16,8 @@ BUSYBOX=airlock-test/busybox:latest
 AGENT=airlock-test/agent:latest
 LABEL=dev.airlock.test=1
 
-if ! timeout 15 docker info >/dev/null 2>&1; then
-    if [ "${CI:-}" = true ]; then
-        cat >&2 <<'EOF'
-########################################################################
-###  FAIL: no Docker engine, and CI=true (skipping is not allowed)   ###
-###  run scripts/ensure-docker before the tests                     ###
-########################################################################
-EOF
-        exit 1
-    fi
-    cat >&2 <<'EOF'
-########################################################################
-###                                                                  ###
-###   SKIPPED: no Docker engine (run scripts/ensure-docker)          ###
-###   The Docker integration tests did NOT run.                      ###
-###                                                                  ###
-########################################################################
-EOF
-    exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+require_docker
 
 "$root/tests/images/build-images" || { echo "not ok - build test images"; exit 1; }
 

@@ -16,3 +16,26 @@ expect() {  # expect NAME RC PATTERN CMD...: exit code RC and output matching th
   if [ "$rc" -eq "$want" ] && grep -Eq -- "$pattern" <<<"$out"; then ok "$name"
   else not_ok "$name (exit $rc, want $want; output: $(head -c 400 <<<"$out"))"; fi
 }
+# require_docker: returns when an engine answers; otherwise fails loudly under CI=true and
+# skips loudly (exit 77, meson's skip code) elsewhere.
+require_docker() {
+  timeout 15 docker info >/dev/null 2>&1 && return 0
+  if [ "${CI:-}" = true ]; then
+    cat >&2 <<'MSG'
+########################################################################
+###  FAIL: no Docker engine, and CI=true (skipping is not allowed)   ###
+###  run scripts/ensure-docker before the tests                     ###
+########################################################################
+MSG
+    exit 1
+  fi
+  cat >&2 <<'MSG'
+########################################################################
+###                                                                  ###
+###   SKIPPED: no Docker engine (run scripts/ensure-docker)          ###
+###   The Docker integration tests did NOT run.                      ###
+###                                                                  ###
+########################################################################
+MSG
+  exit 77
+}

@@ -18,26 +18,7 @@ bin=${AIRLOCK_BIN:?set AIRLOCK_BIN to the airlock binary}
 root=${AIRLOCK_SOURCE_ROOT:-$(cd "$here/../.." && pwd)}
 helpers=$here/session_helpers.py
 
-if ! timeout 15 docker info >/dev/null 2>&1; then
-  if [ "${CI:-}" = true ]; then
-    cat >&2 <<'EOF'
-########################################################################
-###  FAIL: no Docker engine, and CI=true (skipping is not allowed)   ###
-###  run scripts/ensure-docker before the tests                     ###
-########################################################################
-EOF
-    exit 1
-  fi
-  cat >&2 <<'EOF'
-########################################################################
-###                                                                  ###
-###   SKIPPED: no Docker engine (run scripts/ensure-docker)          ###
-###   The session integration tests did NOT run.                     ###
-###                                                                  ###
-########################################################################
-EOF
-  exit 77
-fi
+require_docker
 for tool in curl openssl python3 git; do
   command -v "$tool" >/dev/null || { echo "skip: $tool not installed"; exit 77; }
 done
@@ -105,8 +86,10 @@ json_check() {  # json_check NAME FILE EXPR: e = the JSON in FILE
   if why=$(python3 "$helpers" json "$file" "$expr" 2>&1); then ok "$name"; else not_ok "$name: $why"; fi
 }
 short() { head -c "${2:-600}" <<<"$1" | tr '\n' '|'; }
-one_line_error() {  # the stderr of the last alx is one "airlock: error: ..." line
-  [ "$(printf '%s\n' "$aerr" | grep -c .)" -eq 1 ] && grep -q '^airlock: error: ' <<<"$aerr"
+one_line_error() {  # the stderr of the last alx ends in one "airlock: error: ..." line; any lines
+  # before it are create's progress lines ("worktree ...", "container ...", "pulling ...")
+  [ "$(grep -c '^airlock: error: ' <<<"$aerr")" -eq 1 ] && tail -n 1 <<<"$aerr" | grep -q '^airlock: error: ' \
+    && ! grep -v '^airlock: error: ' <<<"$aerr" | grep -Evq '^(worktree|container|pulling|proxy started|created the CA) '
 }
 inspect() { docker inspect "$1" >"$2"; }
 sha() { python3 "$helpers" sha256 "$1"; }
@@ -151,6 +134,14 @@ name = "anthropic"
 preset = "anthropic"
 secret = { file = "secrets/anthropic" }
 
+[agent.bogus]
+command = ["/nonexistent/agent-binary"]
+prompt = "none"
+
+[agent.stdin-cat]
+command = ["sh", "-c", "cat > /workspace/stdin-prompt.txt; echo stdin-done; sleep 300"]
+prompt = "stdin"
+
 [[cache]]
 name = "$cache_name"
 target = "/var/cache/airlock-it"
@@ -177,15 +168,17 @@ gitdir=$repo/.git
 
 # nothing_created SNAPSHOT-FILE: what a failed command must not change
 snapshot() {
-  {
+  (
+    set +e
     echo "containers:"; docker ps -aq --no-trunc --filter "label=dev.airlock.home=$AIRLOCK_HOME" | sort
     echo "volumes:"; docker volume ls -q --filter "label=dev.airlock.home=$AIRLOCK_HOME" | sort
     echo "worktrees:"; ls "$AIRLOCK_HOME/worktrees" 2>/dev/null | sort
+    echo "session files:"; find "$AIRLOCK_HOME/sessions" -mindepth 1 -maxdepth 1 ! -name '*.lock' -printf '%f\n' 2>/dev/null | sort
     echo "branches:"; git -C "$repo" branch --list 'airlock/*'
     echo "git worktrees:"; git -C "$repo" worktree list --porcelain | grep '^worktree' || true
     echo "clients:"; "$bin" proxy client list 2>&1 | awk 'NR > 1 {print $1}' | sort
     echo "sessions:"; "$bin" list --json 2>&1 | python3 -c 'import json,sys; print(sorted(s["name"] for s in json.load(sys.stdin)))' 2>&1
-  } >"$1"
+  ) >"$1"
 }
 
 # gone NAME SESSION [BRANCH=kept|deleted]: nothing of SESSION remains (but the branch, if kept)
@@ -364,6 +357,9 @@ run_capture docker exec "$c1" sh -c "echo x > '$gitdir/hooks/post-checkout'"
   || not_ok "writing the repository's hooks from inside must fail (exit $rc)"
 run_capture docker exec "$c1" sh -c "echo '[core]' >> '$gitdir/config'"
 [ "$rc" -ne 0 ] && ok "appending to $gitdir/config from inside fails" || not_ok "appending to the repository's git config from inside must fail"
+run_capture docker exec "$c1" sh -c "mv '$gitdir/hooks' '$gitdir/hooks.moved' || rmdir '$gitdir/hooks'"
+[ "$rc" -ne 0 ] && [ -d "$gitdir/hooks" ] && [ ! -e "$gitdir/hooks.moved" ] && ok "moving the read-only hooks directory aside from inside fails" \
+  || not_ok "moving $gitdir/hooks aside from inside must fail (exit $rc)"
 run_capture docker exec "$c1" sh -c "echo x > /etc/airlock/hooks/x"
 [ "$rc" -ne 0 ] && ok "writing /etc/airlock/hooks from inside fails" || not_ok "writing /etc/airlock/hooks from inside must fail"
 run_capture docker exec "$c1" sh -c 'grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/1/status; id -u; id -g'
@@ -386,8 +382,8 @@ if [ "$rc" -eq 0 ]; then
 else not_ok "list --json (exit $rc): $(short "$aerr")"; fi
 alx show1 show "$s1" --json
 printf '%s' "$aout" >"$tmp/show1.json"
-id1=$(docker inspect -f '{{.Id}}' "$c1")
-image1=$(docker inspect -f '{{.Image}}' "$c1")
+id1=$(docker inspect -f '{{.Id}}' "$c1" || true)
+image1=$(docker inspect -f '{{.Image}}' "$c1" || true)
 if [ "$rc" -eq 0 ]; then
   json_check "show --json: name, state, branch, worktree, repo, subdir, base commit" "$tmp/show1.json" \
     "e['name'] == '$s1' and e['state'] == 'running' and e['status'] == 'running' and e['branch'] == 'airlock/$s1' and e['worktree'] == '$wt1' and e['repo'] == '$repo' and e['subdir'] == 'sub' and e['base_commit'] == '$initial'"
@@ -410,6 +406,31 @@ set -e
 alx clients1 proxy client list
 grep -Eq "^$s1 +anthropic" <<<"$aout" && ok "the session's proxy client is limited to --credentials anthropic" \
   || not_ok "proxy client list shows $s1 with credentials anthropic: $(short "$aout")"
+
+# An agent with prompt = "stdin" gets the prompt on its standard input, byte for byte.
+s4=$run-stdin
+sessions+=("$s4")
+alx create4 create --agent stdin-cat --name "$s4" --repo "$repo" --prompt "$prompt1"
+if [ "$rc" -eq 0 ]; then
+  for _ in $(seq 100); do [ -s "$AIRLOCK_HOME/worktrees/$s4/stdin-prompt.txt" ] && grep -q stdin-done < <(docker logs "airlock-$s4" 2>&1) && break; sleep 0.2; done
+  cmp -s "$tmp/prompt1.txt" "$AIRLOCK_HOME/worktrees/$s4/stdin-prompt.txt" && ok "prompt = stdin: the agent read the prompt exactly on stdin" \
+    || not_ok "prompt = stdin: the agent's stdin differs from the prompt: $(head -c 200 "$AIRLOCK_HOME/worktrees/$s4/stdin-prompt.txt" 2>&1 | tr '\n' '|')"
+  alx del4 delete --force --delete-branch "$s4"
+  [ "$rc" -eq 0 ] && [ ! -e "$AIRLOCK_HOME/sessions/$s4" ] && ok "delete removes the session's prompt file" \
+    || not_ok "delete $s4 (exit $rc) removes $AIRLOCK_HOME/sessions/$s4: $(short "$aerr")"
+else not_ok "create with a stdin agent (exit $rc): $(short "$aerr")"; fi
+
+# An agent whose command is not in the image: the container starts (docker-init) and exits 127
+# at once; create cannot know, but list must show it.
+s5=$run-bogus
+sessions+=("$s5")
+alx create5 create --agent bogus --name "$s5" --repo "$repo"
+echo "# create of an agent whose command is missing: exit $rc; $(tail -n 1 <<<"$aerr")"
+sleep 1
+alx list5 list
+grep -Eq "^$s5 +exited \(12[67]\)" <<<"$aout" && ok "list shows an agent whose command is missing as exited (127)" \
+  || not_ok "list shows the missing agent command: $(grep "^$s5 " <<<"$aout" || short "$aout$aerr")"
+alx del5 delete --force --delete-branch "$s5" >/dev/null || true
 
 # ==== 2. refresh ===============================================================================
 build_refresh() {  # build_refresh MARKER: (re)build $refresh_tag with /etc/airlock-refresh-marker
@@ -487,9 +508,9 @@ bad() {  # bad NAME WANT-RC PATTERN ARGS...: one-line error, exit WANT-RC, nothi
   alx "bad-$name" "$@"
   snapshot "$tmp/snap-after"
   local changed=
-  cmp -s "$tmp/snap-before" "$tmp/snap-after" || changed=$(diff "$tmp/snap-before" "$tmp/snap-after" | grep '^[<>]' | tr '\n' ' ')
+  cmp -s "$tmp/snap-before" "$tmp/snap-after" || changed=$(diff "$tmp/snap-before" "$tmp/snap-after" | grep '^[<>]' | tr '\n' ' ' || true)
   if [ "$rc" -eq "$want" ] && one_line_error && grep -Eiq -- "$pattern" <<<"$aerr" && [ -z "$aout" ] && [ -z "$changed" ]; then
-    ok "$name: exit $want, one line: $aerr"
+    ok "$name: exit $want, one line: $(tail -n 1 <<<"$aerr")"
   else
     not_ok "$name: exit $rc (want $want), stderr: $(short "$aerr" 400), stdout: $(short "$aout" 200)${changed:+, changed: $changed}"
     cp "$tmp/snap-before" "$tmp/snap-after.keep" && snapshot "$tmp/snap-before"
@@ -509,6 +530,14 @@ bad "an unknown --credentials rule" 2 "credential" create --agent shell --name "
 bad "a bad session name" 1 "name" create --agent shell --name "Bad_Name" --repo "$repo" --prompt true
 bad "a name collision" 1 "exists|already" create --agent shell --name "$s1" --repo "$repo" --prompt true
 bad "a --base that does not exist" 1 "nosuchref|base|ref" create --agent shell --name "$run-bad9" --repo "$repo" --base nosuchref --prompt true
+bad "a network that does not exist" 1 "network|airlock-no-such-net" create --agent shell --name "$run-bad11" --repo "$repo" --network airlock-no-such-net --prompt true
+taken=$run-taken
+docker create --name "airlock-$taken" "$BUSYBOX_IMAGE" true >/dev/null
+bad "a container name already taken on the engine" 1 "in use|already|airlock-$taken" create --agent shell --name "$taken" --repo "$repo" --prompt true
+[ -n "$(docker ps -aq --filter "name=^airlock-$taken\$" --filter label=dev.airlock.home)" ] && not_ok "airlock labelled someone else's container"
+docker inspect "airlock-$taken" >/dev/null 2>&1 && ok "the foreign container airlock-$taken is left alone" \
+  || not_ok "airlock removed the foreign container airlock-$taken"
+docker rm -f "airlock-$taken" >/dev/null 2>&1 || true
 set +e
 DOCKER_HOST=unix:///nonexistent "$bin" create --agent shell --name "$run-bad10" --repo "$repo" --prompt true \
   >"$logs/bad-dockerhost.out" 2>"$logs/bad-dockerhost.err"
@@ -517,9 +546,12 @@ set -e
 aout=$(cat "$logs/bad-dockerhost.out"); aerr=$(cat "$logs/bad-dockerhost.err")
 snapshot "$tmp/snap-after"
 if [ "$rc" -eq 1 ] && one_line_error && grep -Eqi 'nonexistent|docker|engine' <<<"$aerr" && cmp -s "$tmp/snap-before" "$tmp/snap-after"; then
-  ok "DOCKER_HOST=unix:///nonexistent: exit 1, one line: $aerr"
-else not_ok "DOCKER_HOST=unix:///nonexistent create: exit $rc, stderr: $(short "$aerr" 400), changed: $(diff "$tmp/snap-before" "$tmp/snap-after" | grep '^[<>]' | tr '\n' ' ')"; fi
-for n in 1 2 3 4 5 6 7 8 9 10; do
+  ok "DOCKER_HOST=unix:///nonexistent: exit 1, one line: $(tail -n 1 <<<"$aerr")"
+else not_ok "DOCKER_HOST=unix:///nonexistent create: exit $rc, stderr: $(short "$aerr" 400), changed: $(diff "$tmp/snap-before" "$tmp/snap-after" | grep '^[<>]' | tr '\n' ' ' || true)"; fi
+stale_locks=$(find "$AIRLOCK_HOME/sessions" -maxdepth 1 -regextype egrep -regex ".*/$run-(bad[0-9]+|taken)\.lock" -printf '%f ' 2>/dev/null || true)
+[ -z "$stale_locks" ] && ok "failed creates leave no lock file in \$AIRLOCK_HOME/sessions" \
+  || not_ok "failed creates leave lock files behind in \$AIRLOCK_HOME/sessions: $stale_locks"
+for n in 1 2 3 4 5 6 7 8 9 10 11; do
   git -C "$repo" rev-parse -q --verify "refs/heads/airlock/$run-bad$n" >/dev/null && not_ok "a failed create left branch airlock/$run-bad$n"
 done
 true
@@ -580,6 +612,24 @@ if [ -z "$foreign" ]; then
     || not_ok "clean-cache --force after the sessions are gone (exit $rc): $(short "$aout$aerr")"
 fi
 
+# Three creates at once (one store, one engine): all succeed, all run, all delete cleanly.
+pids=()
+for n in 1 2 3; do
+  sessions+=("$run-par$n")
+  "$bin" create --agent shell --name "$run-par$n" --repo "$repo" --prompt 'sleep 300' >"$logs/par$n.out" 2>"$logs/par$n.err" &
+  pids+=($!)
+done
+par_fail=()
+for n in 1 2 3; do wait "${pids[$((n - 1))]}" || par_fail+=("par$n: exit $? $(tail -n 1 "$logs/par$n.err")"); done
+[ ${#par_fail[@]} -eq 0 ] && ok "three concurrent creates succeed" || not_ok "concurrent creates: ${par_fail[*]}"
+alx list-par list --json
+printf '%s' "$aout" | python3 -c 'import json,sys; print(json.dumps(sorted([s["name"], s["state"]] for s in json.load(sys.stdin))))' \
+  >"$tmp/list-par.json" 2>&1 || true
+json_check "list --json shows the three concurrent sessions running" "$tmp/list-par.json" \
+  "sorted(n for n, st in e if n.startswith('$run-par') and st == 'running') == ['$run-par1', '$run-par2', '$run-par3']"
+for n in 1 2 3; do alx "del-par$n" delete --delete-branch "$run-par$n" >/dev/null || not_ok "delete $run-par$n (exit $rc): $(short "$aerr")"; done
+for n in 1 2 3; do gone "delete of concurrent session par$n leaves nothing" "$run-par$n" deleted; done
+
 # ==== 4. reconcile ==============================================================================
 s3=$run-lost
 sessions+=("$s3")
@@ -592,6 +642,19 @@ grep -Eq "^$s3 +lost" <<<"$aout" && ok "a container removed behind airlock's bac
 alx doctor-lost doctor
 [ "$rc" -ne 0 ] && grep -q "$s3" <<<"$aout" && ok "doctor reports the lost session (exit $rc)" \
   || not_ok "doctor reports the lost session $s3 (exit $rc): $(short "$aout")"
+alx start-lost start "$s3"
+[ "$rc" -eq 1 ] && one_line_error && ok "start of a lost session: one-line error ($aerr)" \
+  || not_ok "start of a lost session: exit $rc, stderr $(short "$aerr")"
+alx show-lost show "$s3" --json
+printf '%s' "$aout" >"$tmp/show3.json"
+json_check "show --json of a lost session: state and status lost, last_error set" "$tmp/show3.json" \
+  "e['state'] == 'lost' and e['status'] == 'lost' and e['last_error'] != ''"
+alx refresh-lost refresh "$s3"
+if [ "$rc" -eq 0 ] && [ "$(docker inspect -f '{{.State.Running}}' "airlock-$s3" 2>/dev/null)" = true ]; then
+  ok "refresh recovers a lost session (as doctor suggests)"
+  alx list-recovered list
+  grep -Eq "^$s3 +running" <<<"$aout" && ok "list shows the recovered session running" || not_ok "list after recovering $s3: $(short "$aout")"
+else not_ok "refresh of a lost session (exit $rc): $(short "$aerr")"; fi
 alx del3 delete "$s3"
 [ "$rc" -eq 0 ] && ok "delete of a lost session" || not_ok "delete of a lost session (exit $rc): $(short "$aerr")"
 gone "delete of a lost session leaves nothing behind" "$s3" kept

@@ -39,3 +39,13 @@ MSG
 MSG
   exit 77
 }
+
+# al NAME ARGS...: run airlock ($bin); stdout to $logs/NAME.out (and ours), stderr to
+# $logs/NAME.err, so a test can later grep everything airlock printed.
+al() {
+  local name=$1; shift
+  local rc=0
+  "$bin" "$@" >"$logs/$name.out" 2>"$logs/$name.err" || rc=$?
+  cat "$logs/$name.out"
+  return $rc
+}

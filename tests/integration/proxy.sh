@@ -27,14 +27,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# al NAME ARGS...: run airlock, stdout to $logs/NAME.out (and ours), stderr to $logs/NAME.err
-al() {
-  local name=$1; shift
-  local rc=0
-  "$bin" "$@" >"$logs/$name.out" 2>"$logs/$name.err" || rc=$?
-  cat "$logs/$name.out"
-  return $rc
-}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # ---- certificates -------------------------------------------------------------------------

@@ -63,14 +63,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# al NAME ARGS...: run airlock; stdout to $logs/NAME.out (and ours), stderr to $logs/NAME.err
-al() {
-  local name=$1; shift
-  local rc=0
-  "$bin" "$@" >"$logs/$name.out" 2>"$logs/$name.err" || rc=$?
-  cat "$logs/$name.out"
-  return $rc
-}
 # alx NAME ARGS...: like al, but sets $rc, $aout (stdout) and $aerr (stderr) and never fails
 alx() {
   local name=$1; shift

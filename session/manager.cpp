@@ -338,18 +338,30 @@ Status SessionManager::remove(const std::string& name, bool force, bool remove_b
                                           name, s->worktree, s->branch));
     }
     (void)store_.set_status(name, SessionStatus::deleting);
-    auto c = backend_.inspect(s->container_id.empty() ? container_name(name) : s->container_id);
-    if (c && *c)
-        if (auto st = backend_.remove((*c)->id, true); !st) return st.error();
-    if (auto st = remove_worktree(s->repo_root, name, s->worktree); !st) return st.error();
-    if (remove_branch)
-        if (auto st = delete_branch(s->repo_root, s->branch); !st) return st.error();
-    if (auto st = backend_.remove_volume(s->home_volume); !st) return st.error();
-    if (auto st = clients_.remove(name); !st) return st.error();
+    return teardown(*s, remove_branch, false);
+}
+
+// Everything a session owns, in the order that leaves no dangling reference: containers
+// (also a refresh's "-next"), worktree, branch (when asked), home volume, proxy client,
+// files, row. best_effort: go on past errors (undoing a killed create).
+Status SessionManager::teardown(const Session& s, bool remove_branch, bool best_effort) {
+    auto step = [best_effort](Status st) { return best_effort ? Status{} : st; };
+    std::vector<std::string> containers = {s.container_id.empty() ? container_name(s.name) : s.container_id,
+                                           container_name(s.name) + "-next"};
+    for (const auto& ref : containers)
+        if (auto c = backend_.inspect(ref); c && *c)
+            if (auto st = step(backend_.remove((*c)->id, true)); !st) return st;
+    if (!s.repo_root.empty()) {
+        if (auto st = step(remove_worktree(s.repo_root, s.name, s.worktree)); !st) return st;
+        if (remove_branch)
+            if (auto st = step(delete_branch(s.repo_root, s.branch)); !st) return st;
+    }
+    if (auto st = step(backend_.remove_volume(s.home_volume)); !st) return st;
+    if (auto st = step(clients_.remove(s.name)); !st) return st;
     std::error_code ec;
-    fs::remove_all(fs::path(settings_.sessions_dir) / name, ec);
-    fs::remove(lock_file(settings_, name), ec);
-    return store_.remove(name);
+    fs::remove_all(fs::path(settings_.sessions_dir) / s.name, ec);
+    fs::remove(lock_file(settings_, s.name), ec);
+    return store_.remove(s.name);
 }
 
 Status SessionManager::start(const std::string& name) {
@@ -407,18 +419,7 @@ Status SessionManager::undo_all(const std::string& name, const Progress& progres
     auto s = get(name);
     if (!s) return s.error();
     progress(fmt::format("undoing the interrupted create of {}", name));
-    if (auto c = backend_.inspect(container_name(name)); c && *c) (void)backend_.remove((*c)->id, true);
-    if (auto c = backend_.inspect(container_name(name) + "-next"); c && *c) (void)backend_.remove((*c)->id, true);
-    if (!s->repo_root.empty()) {
-        (void)remove_worktree(s->repo_root, name, s->worktree);
-        (void)delete_branch(s->repo_root, s->branch);
-    }
-    (void)backend_.remove_volume(s->home_volume);
-    (void)clients_.remove(name);
-    std::error_code ec;
-    fs::remove_all(fs::path(settings_.sessions_dir) / name, ec);
-    fs::remove(lock_file(settings_, name), ec);
-    return store_.remove(name);
+    return teardown(*s, true, true);  // the branch was made by that create
 }
 
 Result<std::vector<SessionManager::Problem>> SessionManager::reconcile(bool fix, const Progress& progress) {

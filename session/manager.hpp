@@ -103,6 +103,7 @@ public:
 private:
     Status ensure_image(const std::string& image, PullPolicy policy, const Progress& progress, bool refresh);
     Status undo_all(const std::string& name, const Progress& progress);
+    Status teardown(const Session& s, bool remove_branch, bool best_effort);
 
     Backend& backend_;
     SessionStore& store_;

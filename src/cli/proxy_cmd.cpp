@@ -1,23 +1,15 @@
 // airlock proxy run | start | stop | status | reload, and proxy client add | list | remove
 
 #include <CLI/CLI.hpp>
-#include <fcntl.h>
 #include <fmt/chrono.h>
 #include <fmt/core.h>
 #include <fmt/ranges.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <memory>
-#include <thread>
 
 #include "cli/command.hpp"
 #include "config.hpp"

@@ -161,4 +161,14 @@ std::string format_authority(std::string_view host, std::uint16_t port) {
     return fmt::format("{}:{}", host, port);
 }
 
+bool server_name_matches(std::string_view sni, const HostPort& target) {
+    if (sni.empty()) return false;
+    if (auto colon = sni.rfind(':'); colon != std::string_view::npos) {
+        auto port = sni.substr(colon + 1);
+        if (port != std::to_string(target.port)) return false;
+        sni = sni.substr(0, colon);
+    }
+    return canonical_host(sni) == target.host;
+}
+
 }  // namespace airlock::proxy

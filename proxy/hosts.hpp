@@ -40,6 +40,12 @@ Result<HostPort> parse_authority(std::string_view authority);
 // absolute-form request targets). A missing port is returned as 0.
 Result<HostPort> parse_host_header(std::string_view value);
 
+// Whether the TLS server name a client sent names the CONNECT target. SNI is a bare host
+// name, but some clients (Go's net/http before 1.x fixes, e.g. `hey`) send "host:port":
+// that form is accepted when the port is the CONNECT port, since it still names the same
+// origin. Anything else (another host, another port, an empty name) does not match.
+bool server_name_matches(std::string_view sni, const HostPort& target);
+
 // "host:port", with brackets around IPv6 literals.
 std::string format_authority(std::string_view host, std::uint16_t port);
 

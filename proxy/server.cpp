@@ -19,6 +19,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,9 +54,6 @@ using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-constexpr std::size_t max_connections = 4096;
-constexpr std::size_t max_connections_per_client = 256;
 
 // One snapshot of rules and secrets. Replaced whole on reload; a connection holds the
 // snapshot it started with until its next CONNECT.
@@ -238,6 +236,7 @@ struct Server::Impl {
 
     std::atomic<std::uint64_t> open{0}, total{0}, requests{0}, reloads{0};
     std::atomic<bool> stopping{false};
+    std::size_t max_open = 4096, max_per_client = 256;  // [proxy] max_connections(_per_client)
     std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
 
     // connections_mutex guards connections and per_client.
@@ -270,6 +269,13 @@ struct Server::Impl {
             if (ec) {
                 if (ec == asio::error::operation_aborted || stopping) co_return;
                 log(fmt::format("accept: {}", ec.message()));
+                if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+                    ec == asio::error::no_memory) {
+                    // Out of descriptors: the pending connection stays in the backlog; try
+                    // again once some have closed instead of spinning on the same error.
+                    asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
+                    co_await pause.async_wait(token);
+                }
                 continue;
             }
             if (stopping) co_return;
@@ -304,7 +310,7 @@ struct Server::Impl {
         bool claim(const std::string& name) {
             std::lock_guard lock(impl.connections_mutex);
             auto& n = impl.per_client[name];
-            if (n >= max_connections_per_client) return false;
+            if (n >= impl.max_per_client) return false;
             ++n;
             client = name;
             return true;
@@ -382,7 +388,7 @@ struct Server::Impl {
         beast::flat_buffer buf;
         auto t0 = Clock::now();
 
-        if (open > max_connections) {
+        if (open > max_open) {
             co_await send_reply(client, proxy_reply(503, "limit", "too many connections to the proxy; try again later"));
             co_return;
         }
@@ -419,7 +425,7 @@ struct Server::Impl {
         if (!scope.claim(who->name)) {
             co_await send_reply(client, proxy_reply(503, "limit",
                                                     fmt::format("client {} has {} open connections; close some",
-                                                                who->name, max_connections_per_client)));
+                                                                who->name, max_per_client)));
             co_return;
         }
 
@@ -610,7 +616,7 @@ struct Server::Impl {
         const char* sni = SSL_get_servername(client.native_handle(), TLSEXT_NAMETYPE_host_name);
         bool ip_host = host.find(':') != std::string::npos ||
                        host.find_first_not_of("0123456789.") == std::string::npos;
-        if ((sni && !iequals(canonical_host(sni), host)) || (!sni && !ip_host)) {
+        if ((sni && !server_name_matches(sni, HostPort{host, port})) || (!sni && !ip_host)) {
             auto r = record_for(who.name, "CONNECT", host, port, Decision::intercept);
             r.rule = rule_name;
             r.error = fmt::format("TLS server name '{}' does not match the CONNECT host {}", sni ? sni : "", host);
@@ -935,6 +941,22 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
     for (const auto& rule : (*runtime)->config.credentials)
         for (const auto& h : rule.hosts)
             if (h.rfind("*.", 0) != 0) (void)impl->leaves->get(h);
+
+    impl->max_open = opts.config.proxy.max_connections;
+    impl->max_per_client = opts.config.proxy.max_connections_per_client;
+    // Two descriptors per intercepted connection: ask for the hard limit, and say so when
+    // even that cannot hold max_connections.
+    rlimit nofile{};
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+        if (nofile.rlim_cur < nofile.rlim_max) {
+            nofile.rlim_cur = nofile.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &nofile);
+        }
+        if (nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < 2 * impl->max_open + 64)
+            impl->log(fmt::format("warning: the open-file limit ({}) is below what {} connections need ({}); "
+                                  "raise it (ulimit -n) or lower [proxy] max_connections",
+                                  nofile.rlim_cur, impl->max_open, 2 * impl->max_open + 64));
+    }
 
     unsigned threads = opts.config.proxy.threads;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());

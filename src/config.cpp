@@ -432,13 +432,18 @@ const toml::table* Section::subtable(std::string_view key) const {
 }
 
 constexpr std::string_view kPresetNames = "anthropic, openai, github, gemini";
+const std::vector<std::string_view> kDockerKeys = {"image",   "pull_policy", "cpus",           "memory",
+                                                   "pids_limit", "network",  "read_only_rootfs", "max_containers"};
+const std::vector<std::string_view> kProxyKeys = {"port",        "listen",  "unmatched",       "allow",
+                                                  "ports",       "upstream_ca", "threads",     "max_connections",
+                                                  "max_connections_per_client", "resolve"};
 
 Config Parser::parse(const toml::table& root) const {
     Config config = default_config();
     // A section key written at the top level (before any [section]) gets a pointed hint.
     static const std::vector<std::pair<std::string_view, std::vector<std::string_view>>> owners = {
-        {"[docker]", {"image", "pull_policy", "cpus", "memory", "pids_limit", "network", "read_only_rootfs", "max_containers"}},
-        {"[proxy]", {"port", "listen", "unmatched", "allow", "ports", "upstream_ca", "threads", "resolve"}},
+        {"[docker]", kDockerKeys},
+        {"[proxy]", kProxyKeys},
     };
     for (auto&& [key, value] : root) {
         for (const auto& [section, keys] : owners) {
@@ -454,14 +459,13 @@ Config Parser::parse(const toml::table& root) const {
     if (const toml::node* node = root.get("docker")) {
         if (!node->is_table()) fail(node->source(), fmt::format("docker: expected a table ([docker]), got {}", type_name(node->type())));
         parse_docker(Section(*this, *node->as_table(), "[docker]",
-                             {"image", "pull_policy", "cpus", "memory", "pids_limit", "network", "read_only_rootfs",
-                              "max_containers"}),
+                             kDockerKeys),
                      config.docker);
     }
     if (const toml::node* node = root.get("proxy")) {
         if (!node->is_table()) fail(node->source(), fmt::format("proxy: expected a table ([proxy]), got {}", type_name(node->type())));
         parse_proxy(Section(*this, *node->as_table(), "[proxy]",
-                            {"port", "listen", "unmatched", "allow", "ports", "upstream_ca", "threads", "resolve"}),
+                            kProxyKeys),
                     config.proxy);
     }
     if (const toml::node* node = root.get("credential")) config.credentials = parse_credentials(*node);
@@ -591,6 +595,15 @@ void Parser::parse_proxy(const Section& s, ProxySettings& proxy) const {
         }
         proxy.threads = static_cast<unsigned>(*threads);
     }
+    auto limit = [&](const char* key, std::uint32_t& out) {
+        if (auto n = s.integer(key)) {
+            if (*n < 1 || *n > 1'000'000)
+                s.fail(*s.get(key), key, fmt::format("must be between 1 and 1000000 (got {})", *n));
+            out = static_cast<std::uint32_t>(*n);
+        }
+    };
+    limit("max_connections", proxy.max_connections);
+    limit("max_connections_per_client", proxy.max_connections_per_client);
     if (const toml::table* resolve = s.subtable("resolve")) {
         parse_resolve(Section(*this, *resolve, "[proxy.resolve]", {}), proxy.resolve);
     }
@@ -973,6 +986,8 @@ std::string render_config(const Config& config) {
     line(fmt::format("ports = [{}]", fmt::join(p.ports, ", ")));
     line(fmt::format("upstream_ca = {}", quote(p.upstream_ca)));
     line(fmt::format("threads = {}{}", p.threads, p.threads == 0 ? "  # one per core" : ""));
+    line(fmt::format("max_connections = {}", p.max_connections));
+    line(fmt::format("max_connections_per_client = {}", p.max_connections_per_client));
     line("");
     line("[proxy.resolve]");
     for (const auto& [from, to] : p.resolve) line(fmt::format("{} = {}", quote(from), quote(to)));
@@ -1055,6 +1070,9 @@ std::string starter_config() {
 # upstream_ca = ""
 # Proxy worker threads; 0 means one per core.
 # threads = 0
+# Open client connections the proxy accepts in all, and per client (session).
+# max_connections = 4096
+# max_connections_per_client = 256
 
 # Connect somewhere else but verify the original name: "host:port" = "ip:port".
 # [proxy.resolve]

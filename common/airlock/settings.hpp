@@ -37,6 +37,8 @@ struct ProxySettings {
     std::vector<std::uint16_t> ports = {443}; // CONNECT ports allowed
     std::string upstream_ca;                 // extra PEM bundle trusted for upstream TLS
     unsigned threads = 0;                    // 0 = one per core
+    std::uint32_t max_connections = 4096;    // open client connections, in all
+    std::uint32_t max_connections_per_client = 256;
     std::map<std::string, std::string> resolve;  // "host:port" -> "ip:port"
 
     bool operator==(const ProxySettings&) const = default;

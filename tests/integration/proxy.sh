@@ -189,6 +189,12 @@ else not_ok "s_client with the right SNI gets 200 (control; exit $rc): $(head -c
 sclient -servername other.example
 if ! grep -q 'HTTP/1.1 200' <<<"$out" && ! grep -q connection_id <<<"$out"; then ok "an SNI different from the CONNECT host is refused (s_client exit $rc)"
 else not_ok "an SNI different from the CONNECT host is refused: $(head -c 400 <<<"$out")"; fi
+sclient -servername api.anthropic.com:443
+if grep -q 'HTTP/1.1 200' <<<"$out"; then ok "an SNI of host:port with the CONNECT port is accepted (Go clients such as hey send it)"
+else not_ok "an SNI of host:port with the CONNECT port is accepted (exit $rc): $(head -c 400 <<<"$out")"; fi
+sclient -servername api.anthropic.com:8443
+if ! grep -q 'HTTP/1.1 200' <<<"$out" && ! grep -q connection_id <<<"$out"; then ok "an SNI of host:port with another port is refused"
+else not_ok "an SNI of host:port with another port is refused: $(head -c 400 <<<"$out")"; fi
 sclient -noservername
 if ! grep -q 'HTTP/1.1 200' <<<"$out" && ! grep -q connection_id <<<"$out"; then ok "a TLS client without SNI to a named host is refused (s_client exit $rc)"
 else not_ok "a TLS client without SNI to a named host is refused: $(head -c 400 <<<"$out")"; fi

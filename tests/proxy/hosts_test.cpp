@@ -76,3 +76,16 @@ TEST_CASE("parse_host_header: port optional") {
     CHECK_FALSE(parse_host_header("example.com:"));
     CHECK_FALSE(parse_host_header(""));
 }
+
+TEST_CASE("server_name_matches: bare names, and host:port only with the CONNECT port") {
+    HostPort t{"api.example.com", 8443};
+    CHECK(server_name_matches("api.example.com", t));
+    CHECK(server_name_matches("API.Example.com.", t));
+    CHECK(server_name_matches("api.example.com:8443", t));
+    CHECK_FALSE(server_name_matches("api.example.com:443", t));
+    CHECK_FALSE(server_name_matches("api.example.com:", t));
+    CHECK_FALSE(server_name_matches("other.example.com", t));
+    CHECK_FALSE(server_name_matches("other.example.com:8443", t));
+    CHECK_FALSE(server_name_matches("", t));
+    CHECK_FALSE(server_name_matches(":8443", t));
+}

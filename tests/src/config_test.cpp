@@ -150,6 +150,8 @@ allow = ["*.npmjs.org", "PyPI.org"]
 ports = [443, 8443]
 upstream_ca = "certs/corp.pem"
 threads = 4
+max_connections = 10000
+max_connections_per_client = 6000
 
 [proxy.resolve]
 "api.anthropic.com:443" = "127.0.0.1:8443"
@@ -205,6 +207,8 @@ prompt = "none"
     CHECK(c.proxy.ports == std::vector<std::uint16_t>{443, 8443});
     CHECK(c.proxy.upstream_ca == "certs/corp.pem");
     CHECK(c.proxy.threads == 4);
+    CHECK(c.proxy.max_connections == 10000);
+    CHECK(c.proxy.max_connections_per_client == 6000);
     CHECK(c.proxy.resolve == std::map<std::string, std::string>{{"api.anthropic.com:443", "127.0.0.1:8443"},
                                                                  {"api.openai.com:443", "[::1]:9443"}});
 
@@ -322,7 +326,7 @@ TEST_CASE("config: errors name the file, line and column and what was expected")
         {"unknown docker key", "[docker]\nimage = \"x\"\npull = \"always\"\n",
          "/h/config.toml:3:1: [docker] unknown key \"pull\"; valid keys: image, pull_policy, cpus, memory, pids_limit, network, read_only_rootfs, max_containers"},
         {"unknown proxy key with a hint", "[proxy]\n  prot = 1\n",
-         "/h/config.toml:2:3: [proxy] unknown key \"prot\" (did you mean \"port\"?); valid keys: port, listen, unmatched, allow, ports, upstream_ca, threads, resolve"},
+         "/h/config.toml:2:3: [proxy] unknown key \"prot\" (did you mean \"port\"?); valid keys: port, listen, unmatched, allow, ports, upstream_ca, threads, max_connections, max_connections_per_client, resolve"},
         {"unknown credential key",
          "[[credential]]\nname = \"x\"\nhost = [\"a.example\"]\n",
          "/h/config.toml:3:1: [[credential]] #1 unknown key \"host\" (did you mean \"hosts\"?); valid keys: name, preset, hosts, header, template, placeholder, secret"},
@@ -377,6 +381,8 @@ TEST_CASE("config: errors name the file, line and column and what was expected")
          "/h/config.toml:2:18: [docker] max_containers must be between 1 and 100000 (got 0)"},
         {"port range", "[proxy]\nport = 70000\n", "/h/config.toml:2:8: [proxy] port must be between 1 and 65535 (got 70000)"},
         {"ports range", "[proxy]\nports = [443, 0]\n", "/h/config.toml:2:15: [proxy] ports[1] must be between 1 and 65535 (got 0)"},
+        {"max_connections zero", "[proxy]\nmax_connections = 0\n",
+         "/h/config.toml:2:19: [proxy] max_connections must be between 1 and 1000000 (got 0)"},
         {"threads negative", "[proxy]\nthreads = -1\n",
          "/h/config.toml:2:11: [proxy] threads must be between 0 (one per core) and 1024 (got -1)"},
         {"listen not an IP", "[proxy]\nlisten = [\"localhost\"]\n",
@@ -499,6 +505,8 @@ allow = ["*.a.example", "b.example"]
 ports = []
 upstream_ca = "/etc/ssl/corp.pem"
 threads = 1024
+max_connections = 1
+max_connections_per_client = 1000000
 [proxy.resolve]
 "a.example:443" = "[2001:db8::1]:443"
 "b.example:8443" = "10.0.0.1:1"

@@ -561,7 +561,9 @@ def report(res, idle, limit, sessions, meta):
     lines.append("")
 
     if sessions:
-        lines += ["## 7. Sessions (airlock against the same steps done by hand)", "", sessions, ""]
+        lines += ["## 7. Sessions (airlock against the same steps done by hand)", "", sessions,
+                  "Targets: `airlock create` within 1.15× of the raw steps; `airlock list` with 1,000 sessions "
+                  "under 50 ms.", ""]
     return "\n".join(lines)
 
 

@@ -107,6 +107,10 @@ Result<SslCtxPtr> make_server_context(X509* leaf, EVP_PKEY* key, X509* ca_cert, 
     if (!ok) return make_error(with_openssl_errors(fmt::format("cannot set up the TLS server context for {}", host)));
     SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_alpn_select_cb(ctx.get(), select_http11, nullptr);
+    // One resumption ticket per handshake (OpenSSL sends two by default; clients use one),
+    // and no idle read/write buffers held by connections waiting for their next request.
+    SSL_CTX_set_num_tickets(ctx.get(), 1);
+    SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
     return ctx;
 }
 

@@ -57,7 +57,9 @@ asio::awaitable<std::pair<error_code, std::size_t>> read_head(
         scanned = have.size();
         if (have.size() >= limit) co_return std::pair{error_code(beast::http::error::header_limit), 0};
         set_deadline(s, idle);
-        auto want = std::min<std::size_t>(16 * 1024, limit + 1 - have.size());
+        // An empty buffer is a connection waiting for its next head: keep it small while it
+        // waits (idle keep-alive connections are many); a head that needs more grows it.
+        auto want = std::min<std::size_t>(have.empty() ? 2048 : 16 * 1024, limit + 1 - have.size());
         auto [ec, n] = co_await s.async_read_some(buf.prepare(want), token);
         if (ec) co_return std::pair{ec, 0};
         buf.commit(n);

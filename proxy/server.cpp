@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,6 +108,9 @@ std::string proxy_reply(int status, std::string_view kind, std::string_view mess
         "X-Airlock-Error: {}\r\n{}Connection: close\r\n\r\n{}",
         status, reason_phrase(status), body.size(), kind, extra_headers, body);
 }
+
+// Bodies up to this size that arrive together with their head are written with it.
+constexpr std::uint64_t coalesce_limit = 16 * 1024;
 
 // What the response head tells about its body.
 enum class ResponseBody { none, length, chunked, until_close };
@@ -203,11 +207,98 @@ std::vector<std::string> docker_bridge_addresses() {
 
 // ---------------------------------------------------------------------------------------
 
+// What the client store looked like: the store runs in WAL mode, so every commit by any
+// process (a client added or removed, a session written) changes the size or modification
+// time of its write-ahead log ("sessions.db-wal"; created again by the first writer after
+// the last connection removed it). Only when there is no log is the database file itself
+// stamped. An equal stamp means cached answers still hold.
+struct StoreStamp {
+    struct timespec time {};
+    off_t size = -1;
+    bool wal = false;
+
+    static StoreStamp of(const std::filesystem::path& db) {
+        StoreStamp s;
+        struct stat st {};
+        auto wal = db.string() + "-wal";
+        if (::stat(wal.c_str(), &st) == 0) s.wal = true;
+        else if (::stat(db.c_str(), &st) != 0) return s;
+        s.time = st.st_mtim;
+        s.size = st.st_size;
+        return s;
+    }
+    bool operator==(const StoreStamp& o) const {
+        return time.tv_sec == o.time.tv_sec && time.tv_nsec == o.time.tv_nsec && size == o.size && wal == o.wal;
+    }
+};
+
 struct Worker {
     asio::io_context ioc{1};
     std::optional<ClientStore> store;  // opened on first use, used only on this worker's thread
+    // Answers of the store, valid while its files are unchanged: a request on a kept-alive
+    // connection costs two stat() calls instead of a query. Keyed by name + NUL + token.
+    StoreStamp auth_stamp;
+    std::map<std::string, std::optional<ClientScope>> auth_cache;
+    // Idle upstream TLS connections after a complete exchange, for the same client's next
+    // request to the same host on any of its connections (a session's connections only;
+    // never shared between clients). Keyed by client + NUL + host:port.
+    struct Pooled {
+        std::unique_ptr<tls_stream> stream;
+        Clock::time_point since;
+    };
+    std::map<std::string, std::vector<Pooled>> pool;
+    std::size_t pooled = 0;
     std::thread thread;
 };
+
+constexpr auto pool_idle_limit = std::chrono::seconds(30);
+constexpr std::size_t pool_per_key = 16, pool_per_worker = 256;
+
+// An idle TLS connection the peer has not closed: nothing to read yet (no FIN, no alert).
+bool idle_and_open(tls_stream& s) {
+    char byte;
+    auto n = ::recv(beast::get_lowest_layer(s).socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+std::string pool_key(const std::string& client, const std::string& host, std::uint16_t port) {
+    return fmt::format("{}\0{}:{}", client, host, port);
+}
+
+// A pooled connection for `key` made with `ctx` (the current upstream trust), or null.
+std::unique_ptr<tls_stream> take_pooled(Worker& w, const std::string& key, SSL_CTX* ctx) {
+    auto it = w.pool.find(key);
+    if (it == w.pool.end()) return nullptr;
+    std::unique_ptr<tls_stream> found;
+    auto& list = it->second;
+    while (!list.empty() && !found) {
+        auto p = std::move(list.back());
+        list.pop_back();
+        --w.pooled;
+        if (SSL_get_SSL_CTX(p.stream->native_handle()) == ctx && Clock::now() - p.since < pool_idle_limit &&
+            idle_and_open(*p.stream))
+            found = std::move(p.stream);
+    }
+    if (list.empty()) w.pool.erase(it);
+    return found;
+}
+
+void put_pooled(Worker& w, const std::string& key, std::unique_ptr<tls_stream> s) {
+    // Drop what has aged out first, so a full pool is one of live connections.
+    auto now = Clock::now();
+    for (auto it = w.pool.begin(); it != w.pool.end();) {
+        auto& list = it->second;
+        auto before = list.size();
+        std::erase_if(list, [&](const Worker::Pooled& p) { return now - p.since >= pool_idle_limit; });
+        w.pooled -= before - list.size();
+        it = list.empty() ? w.pool.erase(it) : std::next(it);
+    }
+    auto& list = w.pool[key];
+    if (list.size() >= pool_per_key || w.pooled >= pool_per_worker) return;  // closed here
+    beast::get_lowest_layer(*s).expires_never();
+    list.push_back({std::move(s), now});
+    ++w.pooled;
+}
 
 // What stop() needs to know of one connection. Touched only on its worker's thread, except
 // through posts to that thread.
@@ -234,7 +325,7 @@ struct Server::Impl {
     std::unique_ptr<asio::signal_set> signals;
     std::atomic<std::size_t> next_worker{0};
 
-    std::atomic<std::uint64_t> open{0}, total{0}, requests{0}, reloads{0};
+    std::atomic<std::uint64_t> open{0}, total{0}, requests{0}, reloads{0}, upstream_handshakes{0}, upstream_resumed{0};
     std::atomic<bool> stopping{false};
     std::size_t max_open = 4096, max_per_client = 256;  // [proxy] max_connections(_per_client)
     std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
@@ -350,6 +441,23 @@ struct Server::Impl {
     }
 
     std::optional<ClientScope> authenticate(const ProxyCredentials& creds, Worker& w) {
+        auto stamp = StoreStamp::of(opts.home / "sessions.db");
+        if (!(stamp == w.auth_stamp) || w.auth_cache.size() > 4096) {
+            w.auth_cache.clear();
+            w.auth_stamp = stamp;
+        }
+        std::string key = creds.name;
+        key += '\0';
+        key += creds.token;
+        if (auto it = w.auth_cache.find(key); it != w.auth_cache.end()) return it->second;
+        auto answer = authenticate_in_store(creds, w);
+        if (!answer) return std::nullopt;  // the store failed: refuse, but ask again next time
+        w.auth_cache.emplace(std::move(key), *answer);
+        return *answer;
+    }
+
+    // nullopt when the store could not answer; else the client, or nullopt inside for "no".
+    std::optional<std::optional<ClientScope>> authenticate_in_store(const ProxyCredentials& creds, Worker& w) {
         auto* store = store_for(w);
         if (!store) return std::nullopt;
         auto found = store->authenticate(creds.name, creds.token);
@@ -357,11 +465,11 @@ struct Server::Impl {
             log(fmt::format("client store: {}", found.error().message));
             return std::nullopt;
         }
-        if (!*found) return std::nullopt;
+        if (!*found) return std::optional<ClientScope>{};
         ClientScope scope;
         scope.name = (*found)->name;
         scope.rules.insert((*found)->credentials.begin(), (*found)->credentials.end());
-        return scope;
+        return std::optional<ClientScope>{std::move(scope)};
     }
 
     template <class Stream>
@@ -465,6 +573,13 @@ struct Server::Impl {
             co_return;
         }
 
+        if (d.kind == Decision::intercept) {
+            if (auto pooled = take_pooled(w, pool_key(who.name, host, port), rt->upstream_tls->native_handle())) {
+                co_await intercept(std::move(client), buf, std::nullopt, std::move(pooled), d.rule->name, who, creds, w,
+                                   conn, host, port);
+                co_return;
+            }
+        }
         bool allowed_private = host_configured(host, rt->config);
         auto [failure, upstream] = co_await connect_upstream(host, port, rt->config.proxy, allowed_private, deadlines);
         if (failure) {
@@ -481,7 +596,8 @@ struct Server::Impl {
         if (d.kind == Decision::tunnel) {
             co_await tunnel(std::move(client), buf, std::move(upstream), who, host, port, t0);
         } else {
-            co_await intercept(std::move(client), buf, std::move(upstream), d.rule->name, who, creds, w, conn, host, port);
+            co_await intercept(std::move(client), buf, std::move(upstream), nullptr, d.rule->name, who, creds, w, conn,
+                               host, port);
         }
     }
 
@@ -554,6 +670,20 @@ struct Server::Impl {
             }
             x.response_started = true;
             x.status = response->status;
+            auto f = response_framing(*response, request.method);
+            // A small body that arrived with its head leaves in the same TLS record.
+            if (response->status >= 200 && f.body == ResponseBody::length && f.length <= coalesce_limit &&
+                buf.size() >= len + f.length) {
+                auto whole = static_cast<std::size_t>(len + f.length);
+                if (auto wec = co_await io::write_all(to, asio::buffer(buf.data().data(), whole), deadlines.body_idle)) {
+                    x.close = true;
+                    co_return wec;
+                }
+                buf.consume(whole);
+                x.down.bytes += f.length;
+                if (f.close) x.close = true;
+                co_return error_code{};
+            }
             if (auto wec = co_await io::write_all(to, asio::buffer(raw.data(), raw.size()), deadlines.body_idle)) {
                 x.close = true;
                 co_return wec;
@@ -565,7 +695,6 @@ struct Server::Impl {
                 co_return error_code{};
             }
             if (response->status >= 100 && response->status < 200) continue;  // 100 Continue, 103
-            auto f = response_framing(*response, request.method);
             error_code bec;
             switch (f.body) {
                 case ResponseBody::none: break;
@@ -589,7 +718,9 @@ struct Server::Impl {
         co_return ec;
     }
 
-    asio::awaitable<void> intercept(tcp_stream client_tcp, beast::flat_buffer& buf, tcp_stream upstream_tcp,
+    // `upstream_tcp`: a new connection to the host; or `pooled`: an idle TLS connection to it.
+    asio::awaitable<void> intercept(tcp_stream client_tcp, beast::flat_buffer& buf,
+                                    std::optional<tcp_stream> upstream_tcp, std::unique_ptr<tls_stream> pooled,
                                     const std::string& rule_name, const ClientScope& who,
                                     const ProxyCredentials& creds, Worker& w, Connection& conn,
                                     const std::string& host, std::uint16_t port) {
@@ -627,14 +758,18 @@ struct Server::Impl {
             co_return;
         }
 
-        std::optional<tls_stream> upstream;
+        std::unique_ptr<tls_stream> upstream = std::move(pooled);
         std::optional<tcp_stream> fresh(std::move(upstream_tcp));
+        bool reusable = false;  // the upstream connection is idle after a complete exchange
         beast::flat_buffer ubuf;
         bool first = true;
 
         for (;;) {
             conn.idle = !first;
             if (!first && stopping) break;
+            // Between requests the buffers hold nothing: give their memory back.
+            if (buf.size() == 0) buf.shrink_to_fit();
+            if (ubuf.size() == 0) ubuf.shrink_to_fit();
             auto [ec, len] = co_await io::read_head(client, buf, max_request_head,
                                                     first ? deadlines.request_head : deadlines.keep_alive);
             conn.idle = false;
@@ -692,41 +827,81 @@ struct Server::Impl {
                 else log(fmt::format("credential {}: {}", rule_name, edit.error().message));
             }
             bool close_after = wants_close(*head);
-
-            if (!upstream) {
-                if (!fresh) {
-                    auto [failure, s] = co_await connect_upstream(host, port, rt->config.proxy,
-                                                                  host_configured(host, rt->config), deadlines);
-                    if (failure) {
-                        record.status = failure.kind == "timeout" ? 504 : 502;
-                        record.error = failure.message;
-                        write_audit(record);
-                        co_await send_reply(client, proxy_reply(record.status, failure.kind, failure.message));
-                        break;
-                    }
-                    fresh.emplace(std::move(s));
-                }
-                upstream.emplace(std::move(*fresh), *rt->upstream_tls);
-                fresh.reset();
-                if (auto failure = co_await handshake_upstream(*upstream, host, deadlines)) {
-                    upstream.reset();
-                    record.status = failure.kind == "timeout" ? 504 : 502;
-                    record.error = failure.message;
-                    write_audit(record);
-                    co_await send_reply(client, proxy_reply(record.status, failure.kind, failure.message));
-                    break;
-                }
-            }
+            // Connection is hop-by-hop: a client closing its connection does not close the
+            // upstream one, which stays for this client's next connection (upgrades keep it).
+            if (close_after && head->version == 11 && !is_websocket_upgrade(*head)) head->remove("Connection");
 
             std::string out = head->serialize();
+            // A small body already received goes out with the head, in one TLS record.
+            std::uint64_t coalesced = 0;
+            if (verdict.body == FramingVerdict::Body::content_length && verdict.content_length <= coalesce_limit &&
+                buf.size() >= verdict.content_length) {
+                auto n = static_cast<std::size_t>(verdict.content_length);
+                out.append(static_cast<const char*>(buf.data().data()), n);
+                buf.consume(n);
+                coalesced = n;
+                verdict.body = FramingVerdict::Body::none;
+            }
+
             Exchange x;
-            if (auto wec = co_await io::write_all(*upstream, asio::buffer(out), deadlines.body_idle)) {
-                x.error_kind = error_kind(wec);
-                x.error = fmt::format("upstream {}: {}", host, wec.message());
-                x.close = true;
-            } else {
-                co_await (send_body(client, buf, *upstream, verdict, x) &&
-                          receive_response(*upstream, ubuf, client, *head, x));
+            bool upstream_failed = false;
+            for (int attempt = 0;; ++attempt) {
+                // An upstream kept idle (pooled, or from this connection's last exchange) may
+                // have been closed by the server meanwhile: when the request is whole in `out`
+                // and nothing came back, it is sent once more on a new connection.
+                if (!upstream && !fresh && attempt == 0)
+                    upstream = take_pooled(w, pool_key(who.name, host, port), rt->upstream_tls->native_handle());
+                bool was_idle = upstream != nullptr;
+                reusable = false;
+                if (!upstream) {
+                    if (!fresh) {
+                        auto [failure, s] = co_await connect_upstream(host, port, rt->config.proxy,
+                                                                      host_configured(host, rt->config), deadlines);
+                        if (failure) {
+                            x.error_kind = failure.kind;
+                            x.error = failure.message;
+                            upstream_failed = true;
+                            break;
+                        }
+                        fresh.emplace(std::move(s));
+                    }
+                    upstream = std::make_unique<tls_stream>(std::move(*fresh), *rt->upstream_tls);
+                    fresh.reset();
+                    ubuf.clear();
+                    if (auto failure = co_await handshake_upstream(*upstream, host, deadlines)) {
+                        upstream.reset();
+                        x.error_kind = failure.kind;
+                        x.error = failure.message;
+                        upstream_failed = true;
+                        break;
+                    }
+                    ++upstream_handshakes;
+                    if (SSL_session_reused(upstream->native_handle())) ++upstream_resumed;
+                }
+                x = Exchange{};
+                x.up.bytes = coalesced;
+                if (auto wec = co_await io::write_all(*upstream, asio::buffer(out), deadlines.body_idle)) {
+                    x.error_kind = error_kind(wec);
+                    x.error = fmt::format("upstream {}: {}", host, wec.message());
+                    x.close = true;
+                } else {
+                    co_await (send_body(client, buf, *upstream, verdict, x) &&
+                              receive_response(*upstream, ubuf, client, *head, x));
+                }
+                if (!x.response_started && was_idle && attempt == 0 && verdict.body == FramingVerdict::Body::none &&
+                    !stopping) {
+                    upstream.reset();
+                    continue;
+                }
+                reusable = x.response_started && !x.close && !x.upgraded && ubuf.size() == 0;
+                break;
+            }
+            if (upstream_failed) {
+                record.status = x.error_kind == "timeout" ? 504 : 502;
+                record.error = x.error;
+                write_audit(record);
+                co_await send_reply(client, proxy_reply(record.status, x.error_kind, x.error));
+                break;
             }
 
             record.status = x.response_started ? x.status : (x.error_kind == "timeout" ? 504 : 502);
@@ -746,8 +921,14 @@ struct Server::Impl {
                 break;
             }
             if (x.close || close_after) break;
+            // Until the next request the upstream connection waits in the pool, so that idle
+            // client connections do not each hold one (the next request takes it back, or
+            // another, or connects anew).
+            if (reusable && !stopping) put_pooled(w, pool_key(who.name, host, port), std::move(upstream));
         }
 
+        // An idle upstream after a complete exchange waits for this client's next connection.
+        if (upstream && reusable && !stopping) put_pooled(w, pool_key(who.name, host, port), std::move(upstream));
         // Close both sides politely; a peer that vanished makes these fail quickly.
         beast::get_lowest_layer(client).expires_after(std::chrono::seconds(2));
         co_await client.async_shutdown(token);
@@ -1116,6 +1297,8 @@ ServerStats Server::stats_of(const Impl& impl) {
     s.total_connections = impl.total;
     s.requests = impl.requests;
     s.reloads = impl.reloads;
+    s.upstream_handshakes = impl.upstream_handshakes;
+    s.upstream_resumed = impl.upstream_resumed;
     return s;
 }
 
@@ -1134,6 +1317,8 @@ std::string stats_json(const ServerStats& stats) {
     o["total_connections"] = stats.total_connections;
     o["requests"] = stats.requests;
     o["reloads"] = stats.reloads;
+    o["upstream_handshakes"] = stats.upstream_handshakes;
+    o["upstream_resumed"] = stats.upstream_resumed;
     return boost::json::serialize(o);
 }
 

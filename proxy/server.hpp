@@ -42,6 +42,8 @@ struct ServerStats {
     std::uint64_t total_connections = 0;
     std::uint64_t requests = 0;  // intercepted requests + tunnels + plain-HTTP requests
     std::uint64_t reloads = 0;
+    std::uint64_t upstream_handshakes = 0;  // TLS handshakes with upstreams (intercepted hosts)
+    std::uint64_t upstream_resumed = 0;     // of which resumed a cached session
 };
 
 class Server {

@@ -11,6 +11,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <map>
+#include <mutex>
+
 #include "proxy/guard.hpp"
 #include "proxy/policy.hpp"
 
@@ -58,6 +61,47 @@ bool is_ip_literal(const std::string& host) {
 
 }  // namespace
 
+namespace {
+
+// The last resumable session per upstream host name (the SNI it was made with), shared
+// by all workers through the context.
+class SessionCache {
+public:
+    ~SessionCache() {
+        for (auto& [host, session] : by_host_) SSL_SESSION_free(session);
+    }
+    void put(const std::string& host, SSL_SESSION* session) {
+        std::lock_guard lock(mutex_);
+        if (by_host_.size() >= 4096 && !by_host_.count(host)) {
+            for (auto& [h, s] : by_host_) SSL_SESSION_free(s);
+            by_host_.clear();
+        }
+        auto& slot = by_host_[host];
+        if (slot) SSL_SESSION_free(slot);
+        slot = session;
+    }
+    // Sets the cached session (if any) on `ssl`; SSL_set_session takes its own reference.
+    void apply(const std::string& host, SSL* ssl) {
+        std::lock_guard lock(mutex_);
+        auto it = by_host_.find(host);
+        if (it != by_host_.end()) SSL_set_session(ssl, it->second);
+    }
+
+private:
+    std::mutex mutex_;
+    std::map<std::string, SSL_SESSION*> by_host_;
+};
+
+int session_cache_index() {
+    static const int index = SSL_CTX_get_ex_new_index(
+        0, nullptr, nullptr, nullptr, [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+            delete static_cast<SessionCache*>(ptr);
+        });
+    return index;
+}
+
+}  // namespace
+
 void set_nodelay(tcp_stream& s) {
     boost::system::error_code ignored;
     s.socket().set_option(tcp::no_delay(true), ignored);
@@ -80,8 +124,18 @@ Result<std::shared_ptr<asio::ssl::context>> make_upstream_tls_context(const std:
     static const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
     SSL_CTX_set_alpn_protos(ctx->native_handle(), alpn, sizeof alpn);
     SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
-    // Resume sessions with upstreams we reconnect to (keep-alive is per client connection).
-    SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_CLIENT);
+    // Resume sessions with upstreams we reconnect to: a new client connection to the same
+    // host then skips the certificate chain (parsing and verifying it is most of a full
+    // handshake's cost with OpenSSL 3.0). OpenSSL keeps no client sessions by itself.
+    SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_set_ex_data(ctx->native_handle(), session_cache_index(), new SessionCache);
+    SSL_CTX_sess_set_new_cb(ctx->native_handle(), [](SSL* ssl, SSL_SESSION* session) -> int {
+        auto* cache = static_cast<SessionCache*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), session_cache_index()));
+        const char* host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+        if (!cache || !host || !SSL_SESSION_is_resumable(session)) return 0;
+        cache->put(host, session);
+        return 1;  // the cache holds the reference
+    });
     return ctx;
 }
 
@@ -134,7 +188,11 @@ asio::awaitable<std::pair<UpstreamFailure, tcp_stream>> connect_upstream(
 asio::awaitable<UpstreamFailure> handshake_upstream(tls_stream& stream, const std::string& host,
                                                     const Deadlines& deadlines) {
     SSL* ssl = stream.native_handle();
-    if (!is_ip_literal(host)) SSL_set_tlsext_host_name(ssl, host.c_str());
+    if (!is_ip_literal(host)) {
+        SSL_set_tlsext_host_name(ssl, host.c_str());
+        if (auto* cache = static_cast<SessionCache*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), session_cache_index())))
+            cache->apply(host, ssl);
+    }
     stream.set_verify_mode(asio::ssl::verify_peer);
     stream.set_verify_callback(asio::ssl::host_name_verification(host));
     beast::get_lowest_layer(stream).expires_after(deadlines.handshake);

@@ -192,11 +192,15 @@ Result<std::string> query_status(const std::filesystem::path& control_socket) {
         if (!addresses.empty()) addresses += ", ";
         addresses += std::string(a.as_string());
     }
-    return fmt::format("addresses: {}\nuptime: {}\nopen connections: {}\ntotal connections: {}\nrequests: {}\nreloads: {}\n",
+    auto number = [&](const char* key) -> std::uint64_t {
+        auto* field = o.if_contains(key);
+        return field ? field->to_number<std::uint64_t>() : 0;
+    };
+    return fmt::format("addresses: {}\nuptime: {}\nopen connections: {}\ntotal connections: {}\nrequests: {}\nreloads: {}\n"
+                       "upstream TLS handshakes: {} ({} resumed)\n",
                        addresses, format_duration(o.at("uptime_seconds").to_number<long long>()),
-                       o.at("open_connections").to_number<std::uint64_t>(),
-                       o.at("total_connections").to_number<std::uint64_t>(),
-                       o.at("requests").to_number<std::uint64_t>(), o.at("reloads").to_number<std::uint64_t>());
+                       number("open_connections"), number("total_connections"), number("requests"), number("reloads"),
+                       number("upstream_handshakes"), number("upstream_resumed"));
 }
 
 }  // namespace airlock

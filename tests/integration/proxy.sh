@@ -68,6 +68,7 @@ cat >"$AIRLOCK_HOME/config.toml" <<TOML
 port = $proxy_port
 upstream_ca = "$tmp/test-ca.pem"
 ports = [443]
+threads = 2
 [proxy.resolve]
 "api.anthropic.com:443" = "127.0.0.1:$port_anthropic"
 "plain.test:443" = "127.0.0.1:$port_plain"
@@ -441,10 +442,47 @@ cat "$tmp/out/smuggling.txt"
 fails=$((fails + $(grep -c '^not ok' "$tmp/out/smuggling.txt" || true)))
 grep -q '^ok' "$tmp/out/smuggling.txt" || not_ok "smuggling.py ran: $(tail -3 "$tmp/out/smuggling.txt")"
 
+# ---- upstream connection pool -------------------------------------------------------------------
+cid() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["connection_id"])' "$1" 2>/dev/null || echo "?"; }
+handshakes() { al status proxy status | sed -n 's/^upstream TLS handshakes: \([0-9]*\).*/\1/p'; }
+h0=$(handshakes)
+for i in 1 2 3 4 5 6; do c -o "$tmp/out/pool$i.json" https://api.anthropic.com/echo || true; done
+h1=$(handshakes)
+# Pools are per worker thread (threads = 2): at most one new upstream connection each.
+[ -n "$h0" ] && [ -n "$h1" ] && [ $((h1 - h0)) -le 2 ] && ok "six connections one after another reuse idle upstream connections ($((h1 - h0)) new)" \
+  || not_ok "six connections one after another reuse idle upstream connections (handshakes $h0 -> $h1)"
+mine=$(for i in 1 2 3 4 5 6; do cid "$tmp/out/pool$i.json"; done | sort -u)
+url4=$(al client-add4 proxy client add tester4)
+for i in 1 2 3 4; do
+  curl -sS --max-time 20 --proxy "$url4" --cacert "$ca" -o "$tmp/out/other$i.json" https://api.anthropic.com/echo || true
+done
+theirs=$(for i in 1 2 3 4; do cid "$tmp/out/other$i.json"; done | sort -u)
+if [ -n "$theirs" ] && ! grep -qx '?' <<<"$theirs" && [ -z "$(comm -12 <(echo "$mine") <(echo "$theirs"))" ]; then
+  ok "another client never gets those upstream connections"
+else not_ok "another client never gets those upstream connections (mine: $(echo $mine), theirs: $(echo $theirs))"; fi
+# Two connections after each of these cover both workers, so one of them meets the
+# connection the upstream closed (or will drop) in its worker's pool.
+c -o "$tmp/out/soon.json" https://api.anthropic.com/close-soon || true
+sleep 0.6
+codes=$(for i in 1 2; do c -o "$tmp/out/after-soon$i.json" -w '%{http_code} ' https://api.anthropic.com/echo || true; done)
+ids=$(for i in 1 2; do cid "$tmp/out/after-soon$i.json"; done)
+[ "$codes" = "200 200 " ] && ! grep -qx "$(cid "$tmp/out/soon.json")" <<<"$ids" \
+  && ok "an idle upstream connection the upstream closed is not reused" \
+  || not_ok "an idle upstream connection the upstream closed is not reused (codes '$codes', $(cid "$tmp/out/soon.json") then $(echo $ids))"
+c -o "$tmp/out/drop.json" https://api.anthropic.com/drop-next || true
+codes=$(for i in 1 2; do c -o "$tmp/out/after-drop$i.json" -w '%{http_code} ' https://api.anthropic.com/echo || true; done)
+ids=$(for i in 1 2; do cid "$tmp/out/after-drop$i.json"; done)
+[ "$codes" = "200 200 " ] && ! grep -qx "$(cid "$tmp/out/drop.json")" <<<"$ids" \
+  && ok "a request whose reused upstream connection closes unanswered is sent again on a new one" \
+  || not_ok "a request whose reused upstream closes unanswered is sent again (codes '$codes', $(cid "$tmp/out/drop.json") then $(echo $ids))"
+
 # ---- status, audit ------------------------------------------------------------------------------
 run_capture al status proxy status
 if grep -q '^open connections:' <<<"$out" && grep -q '^requests:' <<<"$out"; then ok "proxy status shows connections and requests"
 else not_ok "proxy status shows connections and requests: $out"; fi
+resumed=$(sed -n 's/^upstream TLS handshakes: [0-9]* (\([0-9]*\) resumed)$/\1/p' <<<"$out")
+if [ "${resumed:-0}" -ge 1 ]; then ok "new connections to an upstream resume its TLS session ($(grep '^upstream TLS' <<<"$out"))"
+else not_ok "new connections to an upstream resume its TLS session: $out"; fi
 
 audit=$AIRLOCK_HOME/audit.jsonl
 before=$(cat "$audit" 2>/dev/null | wc -l)

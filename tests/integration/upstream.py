@@ -16,6 +16,8 @@ HTTP/1.1 with keep-alive, one thread per connection. Endpoints:
                        "airlock-test:headers" is answered with the upgrade request as JSON
   /status/NNN          that status
   /auth-required       401 unless x-api-key equals $UPSTREAM_EXPECT_KEY
+  /close-soon          JSON {connection_id}; the connection closes 0.2 s later (idle timeout)
+  /drop-next           JSON {connection_id}; the next request on the connection is not answered
 Records nothing to disk; runs until killed.
 """
 import argparse
@@ -266,6 +268,8 @@ class Connection:
                 self.respond(None, 400, (str(e) + "\n").encode(), keep_alive=False)
                 return
             self.requests += 1
+            if getattr(self, "drop_next", False):
+                return
             conn_tokens = req.tokens("Connection")
             if req.version == "HTTP/1.0":
                 keep_alive = "keep-alive" in conn_tokens
@@ -328,6 +332,20 @@ class Connection:
             if not 200 <= status <= 599:
                 raise BadRequest("status out of range")
             self.respond(req, status, b"status %d\n" % status, keep_alive=keep_alive)
+            return True
+        if path == "/close-soon":
+            # Answers with keep-alive, then closes the idle connection 0.2 s later (a server's
+            # idle timeout): whoever keeps it must notice before reusing it.
+            self.hash_body(req)
+            self.respond_json(req, {"connection_id": self.id}, keep_alive=keep_alive)
+            threading.Timer(0.2, lambda: self.sock.shutdown(socket.SHUT_RDWR)).start()
+            return True
+        if path == "/drop-next":
+            # Answers with keep-alive; the next request on this connection gets no answer:
+            # the connection closes as the request arrives (a close racing the reuse).
+            self.hash_body(req)
+            self.drop_next = True
+            self.respond_json(req, {"connection_id": self.id}, keep_alive=keep_alive)
             return True
         if path == "/auth-required":
             self.hash_body(req)

@@ -386,6 +386,7 @@ Result<std::vector<SessionView>> SessionManager::list() {
     std::map<std::string, const ContainerState*> by_id;
     for (const auto& c : *containers) by_id[c.id] = &c;
     std::vector<SessionView> out;
+    std::vector<std::string> newly_lost;
     for (auto& s : *rows) {
         SessionView v;
         auto it = by_id.find(s.container_id);
@@ -394,7 +395,7 @@ Result<std::vector<SessionView>> SessionManager::list() {
         } else if (it == by_id.end()) {
             v.state = "lost";
             if (s.status != SessionStatus::lost && s.status != SessionStatus::deleting) {
-                (void)store_.set_status(s.name, SessionStatus::lost, "container not found in the engine");
+                newly_lost.push_back(s.name);
                 s.status = SessionStatus::lost;
             }
         } else {
@@ -404,7 +405,22 @@ Result<std::vector<SessionView>> SessionManager::list() {
         v.session = std::move(s);
         out.push_back(std::move(v));
     }
+    mark_lost(newly_lost);
     return out;
+}
+
+// The output above does not depend on these writes (the views carry the new status
+// already); they record the loss for later commands, e.g. reconcile's report. One
+// transaction for all rows: one lock, one fsync instead of one per row. Best effort, as
+// each write was before: a row deleted meanwhile is skipped, a busy store leaves the
+// rows for the next list.
+void SessionManager::mark_lost(const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    (void)store_.transaction([&]() -> Status {
+        for (const auto& name : names)
+            (void)store_.set_status(name, SessionStatus::lost, "container not found in the engine");
+        return {};
+    });
 }
 
 Result<SessionView> SessionManager::show(const std::string& name) {
@@ -448,6 +464,7 @@ Result<std::vector<SessionManager::Problem>> SessionManager::reconcile(bool fix,
     }
     std::map<std::string, bool> has_container;
     for (const auto& c : *containers) has_container[c.id] = true;
+    std::vector<std::string> newly_lost;
     for (const auto& s : *rows) {
         if (s.status == SessionStatus::creating || s.status == SessionStatus::deleting) {
             if (CreateLock::held(lock_file(settings_, s.name))) continue;
@@ -463,13 +480,14 @@ Result<std::vector<SessionManager::Problem>> SessionManager::reconcile(bool fix,
         if (!has_container.count(s.container_id)) {
             if (fix && s.status != SessionStatus::lost) {
                 progress(fmt::format("marking {} as lost (its container is gone)", s.name));
-                (void)store_.set_status(s.name, SessionStatus::lost, "container not found in the engine");
+                newly_lost.push_back(s.name);
             }
             if (!fix || s.status == SessionStatus::lost)
                 problems.push_back({fmt::format("session {} has lost its container", s.name),
                                     fmt::format("airlock refresh {} (or airlock delete {})", s.name, s.name)});
         }
     }
+    mark_lost(newly_lost);
     // Home volumes without a session.
     auto volumes = backend_.list_volumes({{kHomeLabel, settings_.home}});
     if (volumes) {

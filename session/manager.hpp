@@ -86,7 +86,7 @@ public:
     Status stop(const std::string& name);
 
     // Sessions with the state the engine reports now; rows whose container is gone show as
-    // "lost" (and are marked so in the store).
+    // "lost" (and are marked so in the store, all in one transaction).
     Result<std::vector<SessionView>> list();
     Result<SessionView> show(const std::string& name);
 
@@ -104,6 +104,7 @@ private:
     Status ensure_image(const std::string& image, PullPolicy policy, const Progress& progress, bool refresh);
     Status undo_all(const std::string& name, const Progress& progress);
     Status teardown(const Session& s, bool remove_branch, bool best_effort);
+    void mark_lost(const std::vector<std::string>& names);  // one transaction, best effort
 
     Backend& backend_;
     SessionStore& store_;

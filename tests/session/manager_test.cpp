@@ -1,0 +1,284 @@
+// SessionManager::list / show / reconcile against a fake engine: the state each row shows,
+// and what list writes back to the store for rows whose container is gone.
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "session/manager.hpp"
+#include "session/store.hpp"
+
+namespace fs = std::filesystem;
+using namespace airlock;
+using airlock::session::Session;
+using airlock::session::SessionManager;
+using airlock::session::SessionStatus;
+using airlock::session::SessionStore;
+using airlock::session::SessionView;
+
+namespace {
+
+struct ManagerTempDir {
+    fs::path path;
+    ManagerTempDir() {
+        std::string tmpl = (fs::temp_directory_path() / "airlock-manager-test-XXXXXX").string();
+        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+        path = tmpl;
+    }
+    ~ManagerTempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    ManagerTempDir(const ManagerTempDir&) = delete;
+    ManagerTempDir& operator=(const ManagerTempDir&) = delete;
+};
+
+// An engine that knows only the containers in `containers`; counts list() calls.
+class FakeBackend final : public Backend {
+public:
+    std::vector<ContainerState> containers;
+    int lists = 0;
+
+    Result<std::string> version() override { return std::string("fake"); }
+    Result<std::optional<ImageInfo>> inspect_image(const std::string&) override {
+        return std::optional<ImageInfo>{};
+    }
+    Status pull_image(const std::string&, std::function<void(const std::string&)>) override {
+        return make_error("fake: no pulls");
+    }
+    Result<std::string> create_container(const ContainerSpec&) override { return make_error("fake: no create"); }
+    Status start(const std::string&) override { return {}; }
+    Status stop(const std::string&, int) override { return {}; }
+    Status remove(const std::string&, bool) override { return {}; }
+    Result<std::optional<ContainerState>> inspect(const std::string& ref) override {
+        for (const auto& c : containers)
+            if (c.id == ref || c.name == ref) return std::optional<ContainerState>(c);
+        return std::optional<ContainerState>{};
+    }
+    Result<std::vector<ContainerState>> list(const LabelFilter&) override {
+        ++lists;
+        return containers;
+    }
+    Status logs(const std::string&, bool, std::function<bool(OutputStream, std::string_view)>) override {
+        return {};
+    }
+    Result<int> wait(const std::string&) override { return 0; }
+    Status rename(const std::string&, const std::string&) override { return {}; }
+    Status create_volume(const std::string&, const std::map<std::string, std::string>&) override { return {}; }
+    Result<std::vector<VolumeInfo>> list_volumes(const LabelFilter&) override {
+        return std::vector<VolumeInfo>{};
+    }
+    Status remove_volume(const std::string&) override { return {}; }
+    Result<std::vector<std::string>> bridge_gateways() override {
+        return std::vector<std::string>{"172.17.0.1"};
+    }
+};
+
+class FakeClients final : public session::ProxyClients {
+public:
+    Result<std::string> add(const std::string&, const std::vector<std::string>&, const std::string&) override {
+        return std::string("token");
+    }
+    Result<std::string> rotate(const std::string&) override { return std::string("token"); }
+    Status remove(const std::string&) override { return {}; }
+};
+
+SessionStore open_store(const fs::path& db) {
+    auto s = SessionStore::open(db);
+    REQUIRE_MESSAGE(s.ok(), (s.ok() ? "" : s.error().message));
+    return std::move(s).value();
+}
+
+Session row(const std::string& name, SessionStatus status) {
+    Session s;
+    s.name = name;
+    s.repo_root = "/nonexistent/repo";
+    s.git_common_dir = "/nonexistent/repo/.git";
+    s.worktree = "/nonexistent/worktrees/" + name;
+    s.branch = "airlock/" + name;
+    s.base_commit = "0123456789abcdef0123456789abcdef01234567";
+    s.image = "busybox:latest";
+    s.image_id = "sha256:abc";
+    s.agent = "shell";
+    s.agent_command = {"sh", "-c"};
+    s.prompt = "sleep 3600";
+    s.container_id = "cid-" + name;
+    s.home_volume = "airlock-home-" + name;
+    s.status = status;
+    return s;
+}
+
+ContainerState container(const std::string& name, const std::string& status, int exit_code = 0) {
+    ContainerState c;
+    c.id = "cid-" + name;
+    c.name = "airlock-" + name;
+    c.image_id = "sha256:abc";
+    c.status = status;
+    c.exit_code = exit_code;
+    c.labels = {{"dev.airlock.session", name}};
+    return c;
+}
+
+constexpr int kStale = 500;
+
+// 500 rows whose container is gone, plus one of each other kind.
+struct World {
+    ManagerTempDir dir;
+    SessionStore store = open_store(dir.path / "sessions.db");
+    FakeBackend backend;
+    FakeClients clients;
+    SessionManager manager{backend, store, clients,
+                           session::ManagerSettings{dir.path.string(), (dir.path / "worktrees").string(),
+                                                    (dir.path / "sessions").string(), {}}};
+
+    World() {
+        auto st = store.transaction([&]() -> Status {
+            for (int i = 0; i < kStale; ++i)
+                if (auto r = store.insert(row(fmt::format("stale-{:03}", i),
+                                              i % 2 ? SessionStatus::running : SessionStatus::stopped));
+                    !r)
+                    return r;
+            for (auto [name, status] : std::vector<std::pair<std::string, SessionStatus>>{
+                     {"alive", SessionStatus::running},
+                     {"done", SessionStatus::running},
+                     {"already-lost", SessionStatus::lost},
+                     {"being-deleted", SessionStatus::deleting},
+                     {"killed-create", SessionStatus::creating}})
+                if (auto r = store.insert(row(name, status)); !r) return r;
+            return {};
+        });
+        REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().message));
+        backend.containers = {container("alive", "running"), container("done", "exited", 3)};
+    }
+};
+
+std::map<std::string, SessionView> by_name(const std::vector<SessionView>& views) {
+    std::map<std::string, SessionView> out;
+    for (const auto& v : views) out[v.session.name] = v;
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("list: many rows whose container is gone show as lost and are marked so, once") {
+    World w;
+    auto before = w.store.list();
+    REQUIRE(before.ok());
+    std::map<std::string, Session> stored_before;
+    for (const auto& s : *before) stored_before[s.name] = s;
+
+    auto first = w.manager.list();
+    REQUIRE_MESSAGE(first.ok(), (first.ok() ? "" : first.error().message));
+    CHECK(w.backend.lists == 1);
+    REQUIRE(first->size() == kStale + 5);
+    CHECK((*first)[0].session.name == "stale-000");  // the store's order
+    auto views = by_name(*first);
+    for (int i = 0; i < kStale; ++i) {
+        const auto& v = views.at(fmt::format("stale-{:03}", i));
+        CHECK(v.state == "lost");
+        CHECK(v.session.status == SessionStatus::lost);
+        // The view is the row as it was read, with only the status changed.
+        Session expected = stored_before.at(v.session.name);
+        expected.status = SessionStatus::lost;
+        CHECK(v.session == expected);
+    }
+    CHECK(views.at("alive").state == "running");
+    CHECK(views.at("alive").session.status == SessionStatus::running);
+    CHECK(views.at("done").state == "exited (3)");
+    CHECK(views.at("already-lost").state == "lost");
+    CHECK(views.at("being-deleted").state == "lost");
+    CHECK(views.at("being-deleted").session.status == SessionStatus::deleting);
+    CHECK(views.at("killed-create").state == "interrupted");
+
+    // The store now records every stale row as lost; nothing else changed.
+    auto after = w.store.list();
+    REQUIRE(after.ok());
+    REQUIRE(after->size() == kStale + 5);
+    int lost = 0;
+    for (const auto& s : *after) {
+        const auto& old = stored_before.at(s.name);
+        if (s.name.starts_with("stale-")) {
+            ++lost;
+            CHECK(s.status == SessionStatus::lost);
+            CHECK(s.last_error == "container not found in the engine");
+            Session same = s;
+            same.status = old.status;
+            same.last_error = old.last_error;
+            same.updated_at = old.updated_at;
+            CHECK(same == old);
+        } else {
+            CHECK(s == old);
+        }
+    }
+    CHECK(lost == kStale);
+
+    // A second list shows the same and writes nothing more.
+    auto stored_after = *after;
+    auto second = w.manager.list();
+    REQUIRE(second.ok());
+    REQUIRE(second->size() == first->size());
+    for (std::size_t i = 0; i < second->size(); ++i) {
+        CHECK((*second)[i].session.name == (*first)[i].session.name);
+        CHECK((*second)[i].state == (*first)[i].state);
+        CHECK((*second)[i].session.status == (*first)[i].session.status);
+    }
+    auto again = w.store.list();
+    REQUIRE(again.ok());
+    CHECK(*again == stored_after);
+
+    // show is list narrowed to one row.
+    auto one = w.manager.show("stale-123");
+    REQUIRE(one.ok());
+    CHECK(one->state == "lost");
+    CHECK(one->session.status == SessionStatus::lost);
+    CHECK_FALSE(w.manager.show("nobody").ok());
+}
+
+TEST_CASE("list: a container that comes back shows its engine state again") {
+    World w;
+    REQUIRE(w.manager.list().ok());
+    w.backend.containers.push_back(container("stale-007", "running"));
+    auto views = w.manager.list();
+    REQUIRE(views.ok());
+    CHECK(by_name(*views).at("stale-007").state == "running");
+    CHECK(by_name(*views).at("stale-008").state == "lost");
+}
+
+TEST_CASE("reconcile: reports lost containers; --fix marks them all lost") {
+    World w;
+    auto report = w.manager.reconcile(false, [](const std::string&) {});
+    REQUIRE(report.ok());
+    std::size_t lost_reports = 0;
+    for (const auto& p : *report) lost_reports += p.what.find("has lost its container") != std::string::npos;
+    CHECK(lost_reports == kStale + 1);  // the stale rows and already-lost
+    auto unchanged = w.store.get("stale-001");
+    REQUIRE(unchanged.ok());
+    CHECK((*unchanged)->status == SessionStatus::running);  // without --fix nothing is written
+
+    std::vector<std::string> progress;
+    auto fixed = w.manager.reconcile(true, [&](const std::string& line) { progress.push_back(line); });
+    REQUIRE_MESSAGE(fixed.ok(), (fixed.ok() ? "" : fixed.error().message));
+    std::size_t marked = 0;
+    for (const auto& line : progress) marked += line.starts_with("marking ");
+    CHECK(marked == kStale);
+    auto rows = w.store.list();
+    REQUIRE(rows.ok());
+    std::set<std::string> names;
+    for (const auto& s : *rows) {
+        names.insert(s.name);
+        if (s.name.starts_with("stale-")) {
+            CHECK(s.status == SessionStatus::lost);
+            CHECK(s.last_error == "container not found in the engine");
+        }
+    }
+    CHECK(names.count("killed-create") == 0);   // the interrupted create was undone
+    CHECK(names.count("being-deleted") == 0);   // and the interrupted delete finished
+    CHECK(names.count("alive") == 1);
+}

@@ -110,7 +110,15 @@ Result<std::string> write_ca_bundle(const Paths& paths) {
     return bundle.string();
 }
 
-World open_world(Context& ctx, bool need_ca = false) {
+// What a command needs beyond config, engine and stores. Only commands that build a
+// container (create, refresh) ask for these: the CA may be created here, and the git
+// identity costs two `git config` processes.
+struct WorldNeeds {
+    bool ca = false;            // the CA (created when missing) and the containers' CA bundle
+    bool git_identity = false;  // the host's git author, passed into new containers
+};
+
+World open_world(Context& ctx, WorldNeeds needs = {}) {
     const auto& paths = ctx.paths();
     World w;
     auto config = load_config(paths.config());
@@ -139,9 +147,11 @@ World open_world(Context& ctx, bool need_ca = false) {
     host.caches = w.config.caches;
     host.credentials = w.config.credentials;
     host.user = fmt::format("{}:{}", ::getuid(), ::getgid());
-    host.git_author_name = git_identity("GIT_AUTHOR_NAME", "user.name");
-    host.git_author_email = git_identity("GIT_AUTHOR_EMAIL", "user.email");
-    if (need_ca) {
+    if (needs.git_identity) {
+        host.git_author_name = git_identity("GIT_AUTHOR_NAME", "user.name");
+        host.git_author_email = git_identity("GIT_AUTHOR_EMAIL", "user.email");
+    }
+    if (needs.ca) {
         if (!fs::exists(ca::Authority::cert_path(paths.ca_dir()))) {
             auto created = ca::Authority::create(paths.ca_dir(), false);
             if (!created) throw CommandError(created.error().message);
@@ -250,7 +260,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
     create->add_option("--credentials", o->credentials, "credential rules the session may use (default: all)")
         ->delimiter(',');
     create->callback([&ctx, o] {
-        auto w = open_world(ctx, true);
+        auto w = open_world(ctx, {.ca = true, .git_identity = true});
         session::CreateRequest r;
         r.repo_path = o->repo;
         r.name = o->name;
@@ -390,7 +400,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
     auto* refresh = app.add_subcommand("refresh", "re-pull the image and recreate the container; keep worktree and home");
     refresh->add_option("session", *refresh_name, "session name")->required();
     refresh->callback([&ctx, refresh_name] {
-        auto w = open_world(ctx, true);
+        auto w = open_world(ctx, {.ca = true, .git_identity = true});
         auto proxy = start_proxy(ctx.paths());
         if (!proxy) throw CommandError(proxy.error().message);
         auto r = w.manager->refresh(*refresh_name, progress_line);

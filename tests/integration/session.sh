@@ -622,6 +622,46 @@ json_check "list --json shows the three concurrent sessions running" "$tmp/list-
 for n in 1 2 3; do alx "del-par$n" delete --delete-branch "$run-par$n" >/dev/null || not_ok "delete $run-par$n (exit $rc): $(short "$aerr")"; done
 for n in 1 2 3; do gone "delete of concurrent session par$n leaves nothing" "$run-par$n" deleted; done
 
+# Only the commands that build a container (create, refresh) read the host's git identity
+# (`git config --get`); list, show, logs and stop run no git at all. A git first on PATH that
+# logs its arguments shows who ran it; without GIT_AUTHOR_* create takes the identity from
+# the git config and passes it into the container.
+shim=$tmp/git-shim
+mkdir -p "$shim"
+cat >"$shim/git" <<SH
+#!/bin/sh
+echo "\$*" >>"$tmp/git-calls"
+exec $(command -v git) "\$@"
+SH
+chmod +x "$shim/git"
+printf '[user]\n\tname = Config Author\n\temail = config@airlock.invalid\n' >"$tmp/gitconfig"
+sg=$run-gitid
+sessions+=("$sg")
+saved_path=$PATH
+export PATH="$shim:$PATH" GIT_CONFIG_GLOBAL=$tmp/gitconfig
+unset GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL
+: >"$tmp/git-calls"
+alx create-gitid create --agent shell --name "$sg" --repo "$repo" --prompt 'sleep 300'
+if [ "$rc" -eq 0 ]; then
+  grep -qx 'config --get user.name' "$tmp/git-calls" && grep -qx 'config --get user.email' "$tmp/git-calls" \
+    && ok "create reads the git identity with git config" || not_ok "create's git calls: $(short "$(cat "$tmp/git-calls")")"
+  genv=$(docker inspect -f '{{join .Config.Env "\n"}}' "airlock-$sg" 2>&1)
+  grep -qx 'GIT_AUTHOR_NAME=Config Author' <<<"$genv" && grep -qx 'GIT_COMMITTER_EMAIL=config@airlock.invalid' <<<"$genv" \
+    && ok "the container gets the git identity from the host's git config" \
+    || not_ok "the container's git identity: $(short "$(grep '^GIT_' <<<"$genv")")"
+  : >"$tmp/git-calls"
+  alx list-gitid list
+  alx show-gitid show "$sg"
+  alx logs-gitid logs "$sg"
+  alx stop-gitid stop "$sg"
+  [ "$rc" -eq 0 ] && [ ! -s "$tmp/git-calls" ] && ok "list, show, logs and stop run no git" \
+    || not_ok "list, show, logs, stop (stop exit $rc) ran git: $(short "$(cat "$tmp/git-calls")")"
+else not_ok "create $sg with the identity from git config (exit $rc): $(short "$aerr")"; fi
+export PATH=$saved_path GIT_AUTHOR_NAME="airlock test" GIT_AUTHOR_EMAIL=test@airlock.invalid
+unset GIT_CONFIG_GLOBAL
+alx del-gitid delete --force --delete-branch "$sg"
+gone "delete of $sg leaves nothing" "$sg" deleted
+
 # ==== 4. reconcile ==============================================================================
 s3=$run-lost
 sessions+=("$s3")

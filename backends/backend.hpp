@@ -136,7 +136,8 @@ public:
     virtual Status remove(const std::string& id, bool force) = 0;
     // By id or name; nullopt when there is no such container.
     virtual Result<std::optional<ContainerState>> inspect(const std::string& id_or_name) = 0;
-    // All containers (running or not) carrying every label in `filter`.
+    // All containers (running or not) carrying every label in `filter`. One engine request
+    // where the engine's list has the fields: started_at may be left "" (use inspect()).
     virtual Result<std::vector<ContainerState>> list(const LabelFilter& filter) = 0;
     // Streams the container's output to `sink` as it arrives; with `follow`, until the
     // container stops or `sink` returns false.

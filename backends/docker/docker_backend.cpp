@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -116,6 +117,26 @@ bool LogDemuxer::feed(std::string_view bytes, const Sink& sink) {
     return true;
 }
 
+// ---- The container list's Status text ----------------------------------------------
+
+std::optional<int> exit_code_from_status(std::string_view status) {
+    for (std::string_view prefix : {"Exited (", "Restarting ("}) {
+        if (!status.starts_with(prefix)) continue;
+        std::string_view rest = status.substr(prefix.size());
+        bool negative = rest.starts_with("-");
+        if (negative) rest.remove_prefix(1);
+        std::int64_t value = 0;
+        std::size_t digits = 0;
+        while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9' && digits < 10)
+            value = value * 10 + (rest[digits++] - '0');
+        if (digits == 0 || digits >= rest.size() || rest[digits] != ')') return std::nullopt;
+        if (negative) value = -value;
+        if (value < INT32_MIN || value > INT32_MAX) return std::nullopt;
+        return static_cast<int>(value);
+    }
+    return std::nullopt;
+}
+
 // ---- The backend -------------------------------------------------------------------
 
 namespace {
@@ -178,6 +199,20 @@ std::string first_address(const std::string& subnet) {
         return inet_ntop(AF_INET6, bytes, text, sizeof text) ? text : "";
     }
     return "";
+}
+
+// A container's name in a /containers/json entry: the one of "Names" without a second '/'
+// (legacy links add "/other/alias" entries), without the leading '/'.
+std::string primary_name(const json::value* names) {
+    if (!names || !names->is_array()) return {};
+    std::string first;
+    for (const auto& n : names->as_array()) {
+        std::string name = str(&n);
+        if (name.starts_with("/")) name.erase(0, 1);
+        if (first.empty()) first = name;
+        if (!name.empty() && name.find('/') == std::string::npos) return name;
+    }
+    return first;
 }
 
 // "name:tag" / "name@digest" / "name" -> (name, tag or digest); "latest" when none.
@@ -331,10 +366,24 @@ public:
         std::vector<ContainerState> out;
         if (!doc->is_array()) return out;
         for (const auto& c : doc->as_array()) {
-            // Inspect each for the exit code and start time the list does not carry.
-            auto state = inspect(str(member(c, "Id")));
-            if (!state) return state.error();
-            if (*state) out.push_back(std::move(**state));  // gone meanwhile: skip
+            // Everything but the exit code and the start time is in the list entry. The exit
+            // code is in its Status text ("Exited (3) 2 seconds ago"); only when that cannot
+            // be read does the container get inspected. started_at stays "" (see backend.hpp).
+            ContainerState s;
+            s.id = str(member(c, "Id"));
+            s.name = primary_name(member(c, "Names"));
+            s.image_id = str(member(c, "ImageID"));
+            s.status = str(member(c, "State"));
+            s.labels = string_map(member(c, "Labels"));
+            if (auto code = exit_code_from_status(str(member(c, "Status")))) {
+                s.exit_code = *code;
+            } else if (s.status == "exited") {
+                auto state = inspect(s.id);
+                if (!state) return state.error();
+                if (!*state) continue;  // gone meanwhile: skip
+                s = std::move(**state);
+            }
+            out.push_back(std::move(s));
         }
         return out;
     }

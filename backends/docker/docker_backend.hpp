@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,10 @@ Result<EngineEndpoint> endpoint_from_env();
 
 // A Backend over one EngineClient. Nothing is contacted until the first call.
 std::unique_ptr<Backend> make_docker_backend(const EngineEndpoint& endpoint);
+
+// The exit code in the "Status" text of a /containers/json entry: "Exited (3) 2 seconds ago"
+// -> 3 (also "Restarting (N) ..."); nullopt for any other text ("Up 5 minutes", "Created").
+std::optional<int> exit_code_from_status(std::string_view status);
 
 // The stream format of logs/attach for a container without a TTY: frames of an 8-byte header
 // (stream: 0 stdin, 1 stdout, 2 stderr, 3 engine error; three zero bytes; big-endian payload

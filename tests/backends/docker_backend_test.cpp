@@ -208,3 +208,15 @@ TEST_CASE("an unreachable engine is one clear line") {
     CHECK(no_certs.error().message.starts_with("cannot load /nonexistent-certs/ca.pem for TLS to the Docker engine at "
                                                "tcp://127.0.0.1:1: "));
 }
+
+TEST_CASE("exit_code_from_status: the code in a /containers/json Status text") {
+    CHECK(exit_code_from_status("Exited (3) 2 seconds ago") == 3);
+    CHECK(exit_code_from_status("Exited (0) About a minute ago") == 0);
+    CHECK(exit_code_from_status("Exited (137) 5 hours ago") == 137);
+    CHECK(exit_code_from_status("Restarting (1) 3 seconds ago") == 1);
+    CHECK_FALSE(exit_code_from_status("Up 5 minutes").has_value());
+    CHECK_FALSE(exit_code_from_status("Created").has_value());
+    CHECK_FALSE(exit_code_from_status("Exited () ago").has_value());
+    CHECK_FALSE(exit_code_from_status("Exited (x) ago").has_value());
+    CHECK_FALSE(exit_code_from_status("").has_value());
+}

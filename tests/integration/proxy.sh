@@ -519,4 +519,42 @@ else not_ok "a secret leaked into: $leaks"; fi
 ls "$AIRLOCK_HOME"/audit.jsonl >/dev/null 2>&1 && [ -s "$AIRLOCK_HOME/proxy.log" ] && ok "audit.jsonl and proxy.log exist (the grep saw them)" \
   || not_ok "audit.jsonl and proxy.log exist: $(ls "$AIRLOCK_HOME")"
 
+# ---- connection limits ([proxy] max_connections, max_connections_per_client) -------------------
+sed -i 's/^threads = 2$/threads = 2\nmax_connections = 3\nmax_connections_per_client = 2/' "$AIRLOCK_HOME/config.toml"
+run_capture al start-limits proxy start
+if [ "$rc" -eq 0 ]; then
+  if python3 - "$proxy_port" "$url" "$url4" >"$tmp/out/limits.txt" 2>&1 <<'PY'
+import base64, socket, sys, time, urllib.parse
+port = int(sys.argv[1])
+def connect(url):
+    u = urllib.parse.urlsplit(url)
+    auth = base64.b64encode(f"{u.username}:{u.password}".encode()).decode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(f"CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\n"
+              f"Proxy-Authorization: Basic {auth}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return s, head.decode("latin-1")
+held = []
+a1, h = connect(sys.argv[2]); held.append(a1); assert " 200 " in h.split("\r\n")[0], h
+a2, h = connect(sys.argv[2]); held.append(a2); assert " 200 " in h.split("\r\n")[0], h
+a3, h = connect(sys.argv[2])
+assert " 503 " in h.split("\r\n")[0] and "X-Airlock-Error: limit" in h, "third of one client: " + h
+print("per client:", h.split("\r\n")[0])
+a3.close()
+time.sleep(0.5)  # the refused connection's count goes when the proxy has closed it
+b1, h = connect(sys.argv[3]); held.append(b1); assert " 200 " in h.split("\r\n")[0], "other client: " + h
+b2, h = connect(sys.argv[3])
+assert " 503 " in h.split("\r\n")[0] and "X-Airlock-Error: limit" in h, "fourth in all: " + h
+print("in all:", h.split("\r\n")[0])
+PY
+  then ok "connection limits: a client's third connection and the proxy's fourth are refused with 503 limit"
+  else not_ok "connection limits: $(tail -3 "$tmp/out/limits.txt")"; fi
+  al stop-limits proxy stop >/dev/null || true
+else not_ok "proxy start with connection limits (exit $rc): $out $(cat "$logs/start-limits.err")"; fi
+
 finish

@@ -848,7 +848,8 @@ struct Server::Impl {
             for (int attempt = 0;; ++attempt) {
                 // An upstream kept idle (pooled, or from this connection's last exchange) may
                 // have been closed by the server meanwhile: when the request is whole in `out`
-                // and nothing came back, it is sent once more on a new connection.
+                // and the connection closed without an answer (not a timeout), it is sent once
+                // more on a new connection.
                 if (!upstream && !fresh && attempt == 0)
                     upstream = take_pooled(w, pool_key(who.name, host, port), rt->upstream_tls->native_handle());
                 bool was_idle = upstream != nullptr;
@@ -889,7 +890,7 @@ struct Server::Impl {
                               receive_response(*upstream, ubuf, client, *head, x));
                 }
                 if (!x.response_started && was_idle && attempt == 0 && verdict.body == FramingVerdict::Body::none &&
-                    !stopping) {
+                    x.error_kind != "timeout" && !stopping) {
                     upstream.reset();
                     continue;
                 }

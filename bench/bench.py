@@ -58,14 +58,14 @@ def run(cmd, **kw):
 
 def tree(pid):
     """pid and all its descendants."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
+    out, pending = [], [pid]
+    while pending:
+        p = pending.pop()
         out.append(p)
         try:
             for t in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{t}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
+                    pending += [int(c) for c in f.read().split()]
         except OSError:
             pass
     return out
@@ -420,19 +420,29 @@ def m_sse(w, t):
             "sse_max_us": x.get("delay_max_us")}
 
 
+def open_idle(w, t, count):
+    """Starts `airlock-bench idle`: returns the process (holding its connections until its
+    stdin closes) and its report {open, refused, failed}."""
+    cmd = ["taskset", "-c", "1", w.tool, "idle", "--ca", t.ca(), "--port", str(w.origin_port), *t.client_args(),
+           "--count", str(count)]
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    return p, json.loads(p.stdout.readline() or "{}")
+
+
+def close_idle(p):
+    p.stdin.close()
+    p.wait()
+
+
 def m_idle(w, t, count):
     if not t.pid:
         return {}
     tool(w, t, "latency", "--count", "20")  # leaf and first allocations
     rss0 = memory_kib(t.pid, "VmRSS")
-    cmd = ["taskset", "-c", "1", w.tool, "idle", "--ca", t.ca(), "--port", str(w.origin_port), *t.client_args(),
-           "--count", str(count)]
-    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    res = json.loads(p.stdout.readline() or "{}")
+    p, res = open_idle(w, t, count)
     time.sleep(1.0)
     rss1 = memory_kib(t.pid, "VmRSS")
-    p.stdin.close()
-    p.wait()
+    close_idle(p)
     opened = res.get("open", 0)
     r = {f"idle{count}_open": opened}
     if res.get("failed") or res.get("refused"):
@@ -446,12 +456,8 @@ def limit_check(w, a):
     """airlock with max_connections = 500: 600 attempts give 500 open and 100 refused (503)."""
     a.start(max_connections=500)
     try:
-        p = subprocess.Popen(["taskset", "-c", "1", w.tool, "idle", "--ca", a.ca(), "--port", str(w.origin_port),
-                              *a.client_args(), "--count", "600"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True)
-        res = json.loads(p.stdout.readline() or "{}")
-        p.stdin.close()
-        p.wait()
+        p, res = open_idle(w, a, 600)
+        close_idle(p)
         return res
     finally:
         a.stop()

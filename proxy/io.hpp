@@ -169,6 +169,17 @@ asio::awaitable<error_code> relay_chunked(Src& src, beast::flat_buffer& buf, Dst
         if (ec) co_return ec;
         auto size = parse_chunk_size({static_cast<const char*>(buf.data().data()), len});
         if (!size) co_return error_code(beast::http::error::bad_chunk);
+        // A whole chunk already received (a server-sent event, typically) leaves in one
+        // write: one TLS record, not three.
+        if (*size > 0 && *size <= 64 * 1024 && buf.size() >= len + *size + 2) {
+            const char* p = static_cast<const char*>(buf.data().data());
+            auto whole = static_cast<std::size_t>(len + *size + 2);
+            if (p[whole - 2] != '\r' || p[whole - 1] != '\n') co_return error_code(beast::http::error::bad_chunk);
+            if (auto wec = co_await write_all(dst, asio::buffer(p, whole), idle)) co_return wec;
+            buf.consume(whole);
+            t.bytes += *size;
+            continue;
+        }
         // Forward the size line, then the data and its CRLF.
         if (auto wec = co_await write_all(dst, asio::buffer(buf.data().data(), len), idle)) co_return wec;
         buf.consume(len);

@@ -252,7 +252,7 @@ struct Worker {
 };
 
 constexpr auto pool_idle_limit = std::chrono::seconds(30);
-constexpr std::size_t pool_per_key = 16, pool_per_worker = 256;
+constexpr std::size_t pool_per_key = 64, pool_per_worker = 512;
 
 // An idle TLS connection the peer has not closed: nothing to read yet (no FIN, no alert).
 bool idle_and_open(tls_stream& s) {

@@ -1,4 +1,6 @@
 #include <doctest/doctest.h>
+
+#include "tests/support/temp_dir.hpp"
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -14,22 +16,9 @@ using namespace airlock::ca;
 
 namespace {
 
-// A fresh directory under /tmp, removed with everything in it.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "airlock-ca-test-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-};
+using airlock::testing::TempDir;
 
+// A fresh directory under /tmp, removed with everything in it.
 unsigned mode_of(const fs::path& p) {
     struct stat st {};
     REQUIRE(::stat(p.c_str(), &st) == 0);

@@ -1,4 +1,6 @@
 #include <doctest/doctest.h>
+
+#include "tests/support/temp_dir.hpp"
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -17,20 +19,7 @@ using airlock::proxy::validate_client_name;
 
 namespace {
 
-struct ClientsTempDir {
-    fs::path path;
-    ClientsTempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "airlock-clients-test-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~ClientsTempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    ClientsTempDir(const ClientsTempDir&) = delete;
-    ClientsTempDir& operator=(const ClientsTempDir&) = delete;
-};
+using airlock::testing::TempDir;
 
 std::string read_bytes(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -59,7 +48,7 @@ bool accepts(ClientStore& store, std::string_view name, std::string_view token) 
 }  // namespace
 
 TEST_CASE("clients: the store file is 0600 and in WAL mode") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     auto store = open_rw(db);
     REQUIRE(store.add("alpha", {}).ok());
@@ -90,7 +79,7 @@ TEST_CASE("clients: the store file is 0600 and in WAL mode") {
 }
 
 TEST_CASE("clients: an existing group-readable store is tightened to 0600") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     { std::ofstream(db).flush(); }
     ::chmod(db.c_str(), 0644);
@@ -101,7 +90,7 @@ TEST_CASE("clients: an existing group-readable store is tightened to 0600") {
 }
 
 TEST_CASE("clients: opening twice keeps the data (migrations run once)") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     std::string token;
     {
@@ -113,7 +102,7 @@ TEST_CASE("clients: opening twice keeps the data (migrations run once)") {
 }
 
 TEST_CASE("clients: add returns a URL-safe token that authenticates") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto store = open_rw(dir.path / "sessions.db");
     auto token = store.add("sess-1", {"anthropic", "github"}, std::string("sess-1"));
     REQUIRE(token.ok());
@@ -154,7 +143,7 @@ TEST_CASE("clients: add returns a URL-safe token that authenticates") {
 }
 
 TEST_CASE("clients: the token is not stored anywhere in the database files") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     auto store = open_rw(db);
     std::vector<std::string> tokens;
@@ -169,7 +158,7 @@ TEST_CASE("clients: the token is not stored anywhere in the database files") {
 }
 
 TEST_CASE("clients: a read-only store refuses a client right after its removal") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     auto rw = open_rw(db);
     auto token = rw.add("sess", {}).value();
@@ -190,7 +179,7 @@ TEST_CASE("clients: a read-only store refuses a client right after its removal")
 }
 
 TEST_CASE("clients: a read-only store sees clients added and rotated after it opened") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     auto rw = open_rw(db);
     auto ro = open_ro(db);
@@ -202,7 +191,7 @@ TEST_CASE("clients: a read-only store sees clients added and rotated after it op
 }
 
 TEST_CASE("clients: read-only store after the writer closed; its writes are refused") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     std::string token;
     {
@@ -220,7 +209,7 @@ TEST_CASE("clients: read-only store after the writer closed; its writes are refu
 }
 
 TEST_CASE("clients: read-only open of a missing store authenticates nobody, then finds it") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     auto ro = open_ro(db);
     CHECK_FALSE(accepts(ro, "anyone", "anything"));
@@ -246,7 +235,7 @@ TEST_CASE("clients: read-only open of a missing store authenticates nobody, then
 }
 
 TEST_CASE("clients: a file that is not a database is an error, not an empty store") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     {
         std::ofstream out(db);
@@ -262,7 +251,7 @@ TEST_CASE("clients: a file that is not a database is an error, not an empty stor
 }
 
 TEST_CASE("clients: a newer schema is refused with advice") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     { auto rw = open_rw(db); }
     {
@@ -284,7 +273,7 @@ TEST_CASE("clients: a newer schema is refused with advice") {
 }
 
 TEST_CASE("clients: list returns names, scopes and sessions, never hashes") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     auto store = open_rw(db);
     auto tb = store.add("b", {"github", "github", "openai"}).value();
@@ -348,7 +337,7 @@ TEST_CASE("clients: name validation") {
         {std::string("nul\0x", 5), false},
         {"caf\xc3\xa9", false},
     };
-    ClientsTempDir dir;
+    TempDir dir;
     auto store = open_rw(dir.path / "sessions.db");
     for (const auto& c : cases) {
         CAPTURE(c.name);
@@ -367,7 +356,7 @@ TEST_CASE("clients: name validation") {
 }
 
 TEST_CASE("clients: credential rule names are checked") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto store = open_rw(dir.path / "sessions.db");
     CHECK_FALSE(store.add("a", {""}).ok());
     CHECK_FALSE(store.add("a", {"x,y"}).ok());
@@ -376,7 +365,7 @@ TEST_CASE("clients: credential rule names are checked") {
 }
 
 TEST_CASE("clients: adding an existing name is refused with the fix") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto store = open_rw(dir.path / "sessions.db");
     auto first = store.add("x", {}).value();
     auto again = store.add("x", {"github"});
@@ -387,7 +376,7 @@ TEST_CASE("clients: adding an existing name is refused with the fix") {
 }
 
 TEST_CASE("clients: rotate gives a new token and invalidates the old one") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto store = open_rw(dir.path / "sessions.db");
     auto old_token = store.add("s", {"anthropic"}, std::string("s")).value();
     auto new_token = store.rotate("s");
@@ -405,7 +394,7 @@ TEST_CASE("clients: rotate gives a new token and invalidates the old one") {
 }
 
 TEST_CASE("clients: remove") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto store = open_rw(dir.path / "sessions.db");
     auto token = store.add("gone", {}).value();
     REQUIRE(store.remove("gone").ok());
@@ -421,7 +410,7 @@ TEST_CASE("clients: remove") {
 }
 
 TEST_CASE("clients: the store can be moved") {
-    ClientsTempDir dir;
+    TempDir dir;
     auto a = open_rw(dir.path / "sessions.db");
     auto token = a.add("m", {}).value();
     CHECK(accepts(a, "m", token));  // prepares a statement before the move

@@ -1,4 +1,6 @@
 #include <doctest/doctest.h>
+
+#include "tests/support/temp_dir.hpp"
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -21,20 +23,7 @@ using airlock::proxy::SecretSet;
 
 namespace {
 
-struct SecretsTempDir {
-    fs::path path;
-    SecretsTempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "airlock-secrets-test-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~SecretsTempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    SecretsTempDir(const SecretsTempDir&) = delete;
-    SecretsTempDir& operator=(const SecretsTempDir&) = delete;
-};
+using airlock::testing::TempDir;
 
 void write_file(const fs::path& p, const std::string& content, mode_t mode) {
     fs::create_directories(p.parent_path());
@@ -83,7 +72,7 @@ bool no_children_left() {
 }  // namespace
 
 TEST_CASE("secrets: a 0600 file, relative to home, trimmed") {
-    SecretsTempDir home;
+    TempDir home;
     write_file(home.path / "secrets/anthropic", "sk-file-secret\r\n\n", 0600);
     auto v = load_secret(file_rule("anthropic", "secrets/anthropic"), home.path);
     REQUIRE_MESSAGE(v.ok(), (v.ok() ? "" : v.error().message));
@@ -97,7 +86,7 @@ TEST_CASE("secrets: a 0600 file, relative to home, trimmed") {
 }
 
 TEST_CASE("secrets: '~/' in a file path is $HOME") {
-    SecretsTempDir fake_home;
+    TempDir fake_home;
     write_file(fake_home.path / "keys/gh", "ghp-tilde", 0600);
     const char* old = std::getenv("HOME");
     std::string saved = old ? old : "";
@@ -113,7 +102,7 @@ TEST_CASE("secrets: '~/' in a file path is $HOME") {
 }
 
 TEST_CASE("secrets: a file readable by group or others is refused with the chmod fix") {
-    SecretsTempDir home;
+    TempDir home;
     auto f = home.path / "secrets/openai";
     for (mode_t mode : {0644, 0640, 0604, 0660}) {
         CAPTURE(mode);
@@ -132,7 +121,7 @@ TEST_CASE("secrets: a file readable by group or others is refused with the chmod
 }
 
 TEST_CASE("secrets: missing, empty, directory and multi-line files") {
-    SecretsTempDir home;
+    TempDir home;
     auto missing = load_secret(file_rule("gemini", "secrets/nope"), home.path);
     REQUIRE_FALSE(missing.ok());
     CHECK(contains(missing.error().message, "'gemini'"));
@@ -269,7 +258,7 @@ TEST_CASE("secrets: a rule without a secret source") {
 }
 
 TEST_CASE("secrets: load_secrets loads all, the first error names its credential") {
-    SecretsTempDir home;
+    TempDir home;
     write_file(home.path / "secrets/a", "secret-a\n", 0600);
     ::setenv("AIRLOCK_TEST_SECRET_B", "secret-bb", 1);
     std::vector<CredentialRule> rules = {
@@ -301,7 +290,7 @@ TEST_CASE("secrets: load_secrets loads all, the first error names its credential
 }
 
 TEST_CASE("secrets: no error message contains the secret") {
-    SecretsTempDir home;
+    TempDir home;
     const std::string secret = "sk-very-secret-0123456789";
     write_file(home.path / "s", secret + "\n", 0644);
     write_file(home.path / "ml", secret + "\n" + secret + "\n", 0600);

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/support/temp_dir.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -25,20 +27,7 @@ using airlock::session::SessionView;
 
 namespace {
 
-struct ManagerTempDir {
-    fs::path path;
-    ManagerTempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "airlock-manager-test-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~ManagerTempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    ManagerTempDir(const ManagerTempDir&) = delete;
-    ManagerTempDir& operator=(const ManagerTempDir&) = delete;
-};
+using airlock::testing::TempDir;
 
 // An engine that knows only the containers in `containers`; counts list() calls.
 class FakeBackend final : public Backend {
@@ -130,7 +119,7 @@ constexpr int kStale = 500;
 
 // 500 rows whose container is gone, plus one of each other kind.
 struct World {
-    ManagerTempDir dir;
+    TempDir dir;
     SessionStore store = open_store(dir.path / "sessions.db");
     FakeBackend backend;
     FakeClients clients;

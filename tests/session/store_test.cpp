@@ -1,4 +1,6 @@
 #include <doctest/doctest.h>
+
+#include "tests/support/temp_dir.hpp"
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -21,20 +23,7 @@ using airlock::session::SessionStore;
 
 namespace {
 
-struct StoreTempDir {
-    fs::path path;
-    StoreTempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "airlock-store-test-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~StoreTempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    StoreTempDir(const StoreTempDir&) = delete;
-    StoreTempDir& operator=(const StoreTempDir&) = delete;
-};
+using airlock::testing::TempDir;
 
 SessionStore open_store(const fs::path& db) {
     auto s = SessionStore::open(db);
@@ -90,7 +79,7 @@ void exec_sql(const fs::path& db, const char* sql) {
 }  // namespace
 
 TEST_CASE("store: open creates a 0600 WAL database with a schema row") {
-    StoreTempDir dir;
+    TempDir dir;
     auto db = dir.path / "home" / "sessions.db";
     {
         auto store = open_store(db);
@@ -120,7 +109,7 @@ TEST_CASE("store: open creates a 0600 WAL database with a schema row") {
 }
 
 TEST_CASE("store: an existing file with loose permissions is tightened") {
-    StoreTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     { std::FILE* f = std::fopen(db.c_str(), "w"); REQUIRE(f); std::fclose(f); }
     ::chmod(db.c_str(), 0644);
@@ -131,7 +120,7 @@ TEST_CASE("store: an existing file with loose permissions is tightened") {
 }
 
 TEST_CASE("store: shares the file with other components' rows in airlock_schema") {
-    StoreTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     exec_sql(db, "CREATE TABLE airlock_schema (component TEXT PRIMARY KEY, version INTEGER "
                  "NOT NULL); INSERT INTO airlock_schema VALUES('proxy_clients', 1);"
@@ -150,7 +139,7 @@ TEST_CASE("store: shares the file with other components' rows in airlock_schema"
 }
 
 TEST_CASE("store: a newer schema is refused") {
-    StoreTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     { auto store = open_store(db); }
     exec_sql(db, "UPDATE airlock_schema SET version = 99 WHERE component = 'sessions'");
@@ -161,7 +150,7 @@ TEST_CASE("store: a newer schema is refused") {
 }
 
 TEST_CASE("store: a file that is not a database is an error") {
-    StoreTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     {
         std::FILE* f = std::fopen(db.c_str(), "w");
@@ -175,7 +164,7 @@ TEST_CASE("store: a file that is not a database is an error") {
 }
 
 TEST_CASE("store: insert, get round-trips every field") {
-    StoreTempDir dir;
+    TempDir dir;
     auto store = open_store(dir.path / "sessions.db");
     auto s = sample("fix-test-k3x9");
     REQUIRE(store.insert(s).ok());
@@ -203,7 +192,7 @@ TEST_CASE("store: insert, get round-trips every field") {
 }
 
 TEST_CASE("store: a duplicate name is refused with a helpful message") {
-    StoreTempDir dir;
+    TempDir dir;
     auto store = open_store(dir.path / "sessions.db");
     REQUIRE(store.insert(sample("x")).ok());
     auto st = store.insert(sample("x"));
@@ -214,7 +203,7 @@ TEST_CASE("store: a duplicate name is refused with a helpful message") {
 }
 
 TEST_CASE("store: update, set_status, set_container") {
-    StoreTempDir dir;
+    TempDir dir;
     auto store = open_store(dir.path / "sessions.db");
     auto s = sample("a");
     s.created_at = "2020-01-01T00:00:00.000Z";
@@ -259,7 +248,7 @@ TEST_CASE("store: update, set_status, set_container") {
 }
 
 TEST_CASE("store: remove and count_with_status") {
-    StoreTempDir dir;
+    TempDir dir;
     auto store = open_store(dir.path / "sessions.db");
     auto add = [&](const char* name, SessionStatus status) {
         auto s = sample(name);
@@ -285,7 +274,7 @@ TEST_CASE("store: remove and count_with_status") {
 }
 
 TEST_CASE("store: list is ordered by created_at, then insertion") {
-    StoreTempDir dir;
+    TempDir dir;
     auto store = open_store(dir.path / "sessions.db");
     auto add = [&](const char* name, const char* created) {
         auto s = sample(name);
@@ -306,7 +295,7 @@ TEST_CASE("store: list is ordered by created_at, then insertion") {
 }
 
 TEST_CASE("store: transaction commits or rolls back") {
-    StoreTempDir dir;
+    TempDir dir;
     auto store = open_store(dir.path / "sessions.db");
     auto st = store.transaction([&]() -> airlock::Status {
         if (auto r = store.insert(sample("t1")); !r) return r;
@@ -319,7 +308,7 @@ TEST_CASE("store: transaction commits or rolls back") {
 }
 
 TEST_CASE("store: a second connection sees committed writes") {
-    StoreTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     auto one = open_store(db);
     auto two = open_store(db);
@@ -330,7 +319,7 @@ TEST_CASE("store: a second connection sees committed writes") {
 }
 
 TEST_CASE("store: unreadable rows are errors that name the session and column") {
-    StoreTempDir dir;
+    TempDir dir;
     auto db = dir.path / "sessions.db";
     auto store = open_store(db);
     REQUIRE(store.insert(sample("bad")).ok());
@@ -367,7 +356,7 @@ TEST_CASE("store: unreadable rows are errors that name the session and column") 
 }
 
 TEST_CASE("store: listing 1,000 sessions is fast") {
-    StoreTempDir dir;
+    TempDir dir;
     auto store = open_store(dir.path / "sessions.db");
     auto t0 = std::chrono::steady_clock::now();
     auto st = store.transaction([&]() -> airlock::Status {

@@ -1,4 +1,6 @@
 #include <doctest/doctest.h>
+
+#include "tests/support/temp_dir.hpp"
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -16,20 +18,7 @@ using airlock::Result;
 
 namespace {
 
-struct GitTempDir {
-    fs::path path;
-    GitTempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "airlock-worktree-test-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = fs::canonical(tmpl);
-    }
-    ~GitTempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    GitTempDir(const GitTempDir&) = delete;
-    GitTempDir& operator=(const GitTempDir&) = delete;
-};
+using airlock::testing::TempDir;
 
 std::string quote(const std::string& s) {
     std::string out = "'";
@@ -85,7 +74,7 @@ std::string read_file(const fs::path& p) {
 // A repository at <tmp>/repo with two commits on main, a tag v1 on the first, a
 // .gitignore for *.log and a subdirectory pkg/web.
 struct TestRepo {
-    GitTempDir tmp;
+    TempDir tmp;
     fs::path root;
     std::string first;
     std::string second;
@@ -149,7 +138,7 @@ TEST_CASE("discover_repo: root, subdirectory, common git dir, head") {
 }
 
 TEST_CASE("discover_repo: errors") {
-    GitTempDir tmp;
+    TempDir tmp;
     auto plain = tmp.path / "plain";
     fs::create_directories(plain);
     auto msg = expect_error(discover_repo(plain));

@@ -248,6 +248,7 @@ struct Worker {
     };
     std::map<std::string, std::vector<Pooled>> pool;
     std::size_t pooled = 0;
+    Clock::time_point swept{};  // last sweep of aged-out entries
     std::thread thread;
 };
 
@@ -283,9 +284,9 @@ std::unique_ptr<tls_stream> take_pooled(Worker& w, const std::string& key, SSL_C
     return found;
 }
 
-void put_pooled(Worker& w, const std::string& key, std::unique_ptr<tls_stream> s) {
-    // Drop what has aged out first, so a full pool is one of live connections.
-    auto now = Clock::now();
+// Closes pooled connections that have aged out.
+void sweep_pool(Worker& w, Clock::time_point now) {
+    w.swept = now;
     for (auto it = w.pool.begin(); it != w.pool.end();) {
         auto& list = it->second;
         auto before = list.size();
@@ -293,10 +294,20 @@ void put_pooled(Worker& w, const std::string& key, std::unique_ptr<tls_stream> s
         w.pooled -= before - list.size();
         it = list.empty() ? w.pool.erase(it) : std::next(it);
     }
-    auto& list = w.pool[key];
-    if (list.size() >= pool_per_key || w.pooled >= pool_per_worker) return;  // closed here
+}
+
+void put_pooled(Worker& w, const std::string& key, std::unique_ptr<tls_stream> s) {
+    auto now = Clock::now();
+    auto full = [&] {
+        auto it = w.pool.find(key);
+        return w.pooled >= pool_per_worker || (it != w.pool.end() && it->second.size() >= pool_per_key);
+    };
+    // This runs after every exchange: sweep at most once a second, or when full (so that a
+    // full pool is one of live connections).
+    if (now - w.swept >= std::chrono::seconds(1) || full()) sweep_pool(w, now);
+    if (full()) return;  // closed here
     beast::get_lowest_layer(*s).expires_never();
-    list.push_back({std::move(s), now});
+    w.pool[key].push_back({std::move(s), now});
     ++w.pooled;
 }
 

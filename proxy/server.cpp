@@ -43,6 +43,7 @@
 #include "proxy/rules.hpp"
 #include "proxy/secrets.hpp"
 #include "proxy/upstream.hpp"
+#include "proxy/upstream_pool.hpp"
 
 namespace airlock::proxy {
 
@@ -56,17 +57,20 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// One snapshot of rules and secrets. Replaced whole on reload; a connection holds the
-// snapshot it started with until its next CONNECT.
+// One snapshot of rules and secrets. Replaced whole on reload, with the next generation;
+// every intercepted request is decided against the snapshot current when it arrives.
 struct Runtime {
+    std::uint64_t generation = 0;
     Config config;
     SecretSet secrets;
     std::vector<std::string> secret_values;
     std::shared_ptr<asio::ssl::context> upstream_tls;
 };
 
-Result<std::shared_ptr<const Runtime>> build_runtime(Config config, const std::filesystem::path& home) {
+Result<std::shared_ptr<const Runtime>> build_runtime(Config config, const std::filesystem::path& home,
+                                                     std::uint64_t generation) {
     auto runtime = std::make_shared<Runtime>();
+    runtime->generation = generation;
     auto secrets = load_secrets(config.credentials, home);
     if (!secrets) return secrets.error();
     std::filesystem::path extra_ca;
@@ -240,20 +244,10 @@ struct Worker {
     StoreStamp auth_stamp;
     std::map<std::string, std::optional<ClientScope>> auth_cache;
     // Idle upstream TLS connections after a complete exchange, for the same client's next
-    // request to the same host on any of its connections (a session's connections only;
-    // never shared between clients). Keyed by client + NUL + host:port.
-    struct Pooled {
-        std::unique_ptr<tls_stream> stream;
-        Clock::time_point since;
-    };
-    std::map<std::string, std::vector<Pooled>> pool;
-    std::size_t pooled = 0;
-    Clock::time_point swept{};  // last sweep of aged-out entries
+    // request to the same host under the same rule and configuration (upstream_pool.hpp).
+    UpstreamPool<tls_stream> pool;
     std::thread thread;
 };
-
-constexpr auto pool_idle_limit = std::chrono::seconds(30);
-constexpr std::size_t pool_per_key = 64, pool_per_worker = 512;
 
 // An idle TLS connection the peer has not closed: nothing to read yet (no FIN, no alert).
 bool idle_and_open(tls_stream& s) {
@@ -262,53 +256,13 @@ bool idle_and_open(tls_stream& s) {
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-std::string pool_key(const std::string& client, const std::string& host, std::uint16_t port) {
-    return fmt::format("{}\0{}:{}", client, host, port);
+std::unique_ptr<tls_stream> take_pooled(Worker& w, const UpstreamKey& key) {
+    return w.pool.take(key, Clock::now(), idle_and_open);
 }
 
-// A pooled connection for `key` made with `ctx` (the current upstream trust), or null.
-std::unique_ptr<tls_stream> take_pooled(Worker& w, const std::string& key, SSL_CTX* ctx) {
-    auto it = w.pool.find(key);
-    if (it == w.pool.end()) return nullptr;
-    std::unique_ptr<tls_stream> found;
-    auto& list = it->second;
-    while (!list.empty() && !found) {
-        auto p = std::move(list.back());
-        list.pop_back();
-        --w.pooled;
-        if (SSL_get_SSL_CTX(p.stream->native_handle()) == ctx && Clock::now() - p.since < pool_idle_limit &&
-            idle_and_open(*p.stream))
-            found = std::move(p.stream);
-    }
-    if (list.empty()) w.pool.erase(it);
-    return found;
-}
-
-// Closes pooled connections that have aged out.
-void sweep_pool(Worker& w, Clock::time_point now) {
-    w.swept = now;
-    for (auto it = w.pool.begin(); it != w.pool.end();) {
-        auto& list = it->second;
-        auto before = list.size();
-        std::erase_if(list, [&](const Worker::Pooled& p) { return now - p.since >= pool_idle_limit; });
-        w.pooled -= before - list.size();
-        it = list.empty() ? w.pool.erase(it) : std::next(it);
-    }
-}
-
-void put_pooled(Worker& w, const std::string& key, std::unique_ptr<tls_stream> s) {
-    auto now = Clock::now();
-    auto full = [&] {
-        auto it = w.pool.find(key);
-        return w.pooled >= pool_per_worker || (it != w.pool.end() && it->second.size() >= pool_per_key);
-    };
-    // This runs after every exchange: sweep at most once a second, or when full (so that a
-    // full pool is one of live connections).
-    if (now - w.swept >= std::chrono::seconds(1) || full()) sweep_pool(w, now);
-    if (full()) return;  // closed here
+void put_pooled(Worker& w, const UpstreamKey& key, std::unique_ptr<tls_stream> s) {
     beast::get_lowest_layer(*s).expires_never();
-    w.pool[key].push_back({std::move(s), now});
-    ++w.pooled;
+    w.pool.put(key, std::move(s), Clock::now());  // when full, closed here
 }
 
 // What stop() needs to know of one connection. Touched only on its worker's thread, except
@@ -335,6 +289,7 @@ struct Server::Impl {
     std::vector<std::string> addresses;
     std::unique_ptr<asio::signal_set> signals;
     std::atomic<std::size_t> next_worker{0};
+    std::atomic<std::uint64_t> generations{1};  // the last configuration generation handed out
 
     std::atomic<std::uint64_t> open{0}, total{0}, requests{0}, reloads{0}, upstream_handshakes{0}, upstream_resumed{0};
     std::atomic<bool> stopping{false};
@@ -585,9 +540,10 @@ struct Server::Impl {
         }
 
         if (d.kind == Decision::intercept) {
-            if (auto pooled = take_pooled(w, pool_key(who.name, host, port), rt->upstream_tls->native_handle())) {
-                co_await intercept(std::move(client), buf, std::nullopt, std::move(pooled), d.rule->name, who, creds, w,
-                                   conn, host, port);
+            UpstreamKey key{who.name, host, port, d.rule->name, rt->generation};
+            if (auto pooled = take_pooled(w, key)) {
+                co_await intercept(std::move(client), buf, std::nullopt, std::move(pooled), rt->generation,
+                                   d.rule->name, who, creds, w, conn, host, port);
                 co_return;
             }
         }
@@ -607,8 +563,8 @@ struct Server::Impl {
         if (d.kind == Decision::tunnel) {
             co_await tunnel(std::move(client), buf, std::move(upstream), who, host, port, t0);
         } else {
-            co_await intercept(std::move(client), buf, std::move(upstream), nullptr, d.rule->name, who, creds, w, conn,
-                               host, port);
+            co_await intercept(std::move(client), buf, std::move(upstream), nullptr, rt->generation, d.rule->name,
+                               who, creds, w, conn, host, port);
         }
     }
 
@@ -729,10 +685,11 @@ struct Server::Impl {
         co_return ec;
     }
 
-    // `upstream_tcp`: a new connection to the host; or `pooled`: an idle TLS connection to it.
+    // `upstream_tcp`: a new connection to the host; or `pooled`: an idle TLS connection to it;
+    // either made under configuration `generation` for rule `rule_name`.
     asio::awaitable<void> intercept(tcp_stream client_tcp, beast::flat_buffer& buf,
                                     std::optional<tcp_stream> upstream_tcp, std::unique_ptr<tls_stream> pooled,
-                                    const std::string& rule_name, const ClientScope& who,
+                                    std::uint64_t generation, const std::string& rule_name, const ClientScope& who,
                                     const ProxyCredentials& creds, Worker& w, Connection& conn,
                                     const std::string& host, std::uint16_t port) {
         auto leaf = leaves->get(host);
@@ -771,6 +728,7 @@ struct Server::Impl {
 
         std::unique_ptr<tls_stream> upstream = std::move(pooled);
         std::optional<tcp_stream> fresh(std::move(upstream_tcp));
+        std::uint64_t upstream_generation = generation;  // of `upstream` / `fresh`
         bool reusable = false;  // the upstream connection is idle after a complete exchange
         beast::flat_buffer ubuf;
         bool first = true;
@@ -817,7 +775,8 @@ struct Server::Impl {
                 break;
             }
             // The client must still exist: a removed client is refused at its next request.
-            if (!authenticate(creds, w)) {
+            auto current = authenticate(creds, w);
+            if (!current) {
                 record.status = 407;
                 record.error = "proxy client removed";
                 write_audit(record);
@@ -826,17 +785,37 @@ struct Server::Impl {
                 break;
             }
 
+            // Rules and secrets as of now: every request is decided again, so a reload applies
+            // from the next request on. A tunnel intercepted for one rule carries only that
+            // rule's credential: when the host now has another rule, or none (it would be
+            // tunnelled or denied), the client must open a new tunnel (421: clients retry on a
+            // new connection).
+            auto rt = snapshot();
+            Decision now = decide(host, port, *current, rt->config);
+            if (now.kind != Decision::intercept || now.rule->name != rule_name) {
+                record.status = 421;
+                record.error = fmt::format("the credential rules for {} changed since this tunnel opened", host);
+                write_audit(record);
+                co_await send_reply(client, proxy_reply(421, "misdirected",
+                                                        record.error + "; open a new connection"));
+                break;
+            }
+            // Upstream connections made under an earlier configuration are not used again.
+            if (upstream_generation != rt->generation) {
+                upstream.reset();
+                fresh.reset();
+                upstream_generation = rt->generation;
+            }
             head->remove("Proxy-Authorization");
             head->remove("Proxy-Connection");
             head->target = origin_form(head->target);
-            // Rules and secrets as of now: a reload applies from the next request on.
-            auto rt = snapshot();
-            if (auto* rule = find_rule(rt->config, rule_name)) {
+            {
                 auto it = rt->secrets.by_rule.find(rule_name);
-                auto edit = credential_edit(*rule, it == rt->secrets.by_rule.end() ? "" : it->second, host);
+                auto edit = credential_edit(*now.rule, it == rt->secrets.by_rule.end() ? "" : it->second, host);
                 if (edit) apply(*edit, *head);
                 else log(fmt::format("credential {}: {}", rule_name, edit.error().message));
             }
+            const UpstreamKey key{who.name, host, port, rule_name, rt->generation};
             bool close_after = wants_close(*head);
             // Connection is hop-by-hop: a client closing its connection does not close the
             // upstream one, which stays for this client's next connection (upgrades keep it).
@@ -861,8 +840,7 @@ struct Server::Impl {
                 // have been closed by the server meanwhile: when the request is whole in `out`
                 // and the connection closed without an answer (not a timeout), it is sent once
                 // more on a new connection.
-                if (!upstream && !fresh && attempt == 0)
-                    upstream = take_pooled(w, pool_key(who.name, host, port), rt->upstream_tls->native_handle());
+                if (!upstream && !fresh && attempt == 0) upstream = take_pooled(w, key);
                 bool was_idle = upstream != nullptr;
                 reusable = false;
                 if (!upstream) {
@@ -936,11 +914,12 @@ struct Server::Impl {
             // Until the next request the upstream connection waits in the pool, so that idle
             // client connections do not each hold one (the next request takes it back, or
             // another, or connects anew).
-            if (reusable && !stopping) put_pooled(w, pool_key(who.name, host, port), std::move(upstream));
+            if (reusable && !stopping) put_pooled(w, key, std::move(upstream));
         }
 
         // An idle upstream after a complete exchange waits for this client's next connection.
-        if (upstream && reusable && !stopping) put_pooled(w, pool_key(who.name, host, port), std::move(upstream));
+        if (upstream && reusable && !stopping && upstream_generation == snapshot()->generation)
+            put_pooled(w, UpstreamKey{who.name, host, port, rule_name, upstream_generation}, std::move(upstream));
         // Close both sides politely; a peer that vanished makes these fail quickly.
         beast::get_lowest_layer(client).expires_after(std::chrono::seconds(2));
         co_await client.async_shutdown(token);
@@ -948,12 +927,6 @@ struct Server::Impl {
             beast::get_lowest_layer(*upstream).expires_after(std::chrono::seconds(2));
             co_await upstream->async_shutdown(token);
         }
-    }
-
-    static const CredentialRule* find_rule(const Config& config, const std::string& name) {
-        for (const auto& r : config.credentials)
-            if (r.name == name) return &r;
-        return nullptr;
     }
 
     // ---- plain HTTP (absolute-form, never a credential) ------------------------------
@@ -1121,7 +1094,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
     impl->authority = *authority;
     impl->leaves = std::make_unique<ca::LeafCache>(impl->authority, 1024);
 
-    auto runtime = build_runtime(opts.config, opts.home);
+    auto runtime = build_runtime(opts.config, opts.home, 1);
     if (!runtime) return runtime.error();
     impl->runtime = *runtime;
 
@@ -1287,7 +1260,7 @@ Status Server::reload() {
     } else {
         config = impl.snapshot()->config;
     }
-    auto runtime = build_runtime(std::move(config), impl.opts.home);
+    auto runtime = build_runtime(std::move(config), impl.opts.home, ++impl.generations);
     if (!runtime) return runtime.error();
     for (const auto& rule : (*runtime)->config.credentials)
         for (const auto& h : rule.hosts)

@@ -50,6 +50,9 @@ namespace airlock::proxy {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using asio::ip::tcp;
+using unix_proto = asio::local::stream_protocol;
+// A client connection over a unix socket listener; served exactly like a TCP one.
+using unix_stream = beast::basic_stream<unix_proto>;
 using error_code = boost::system::error_code;
 using io::token;
 using namespace asio::experimental::awaitable_operators;
@@ -181,6 +184,31 @@ bool wants_close(const RequestHead& head) {
     return close;
 }
 
+// Binds and listens on a unix socket at `path` whose file is created with `mode`: the
+// umask is narrowed around bind(), so the socket is never reachable with wider permissions
+// (runs in create(), before any worker thread exists). A stale socket file is replaced; a
+// path holding anything else is an error, never removed.
+Status listen_unix(unix_proto::acceptor& acceptor, const std::filesystem::path& path, unsigned mode, int backlog) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return make_error(fmt::format("cannot listen on {}: it exists and is not a socket; remove it or "
+                                          "choose another path", path.string()));
+        ::unlink(path.c_str());
+    }
+    error_code ec;
+    unix_proto::endpoint ep(path.string());
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) {
+        auto old = ::umask(~static_cast<mode_t>(mode) & 0777);
+        acceptor.bind(ep, ec);
+        ::umask(old);
+    }
+    if (!ec) acceptor.listen(backlog, ec);
+    if (ec) return make_error(fmt::format("cannot listen on {}: {}", path.string(), ec.message()));
+    return {};
+}
+
 std::uint64_t ms_since(Clock::time_point t) {
     return static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count());
@@ -268,7 +296,13 @@ void put_pooled(Worker& w, const UpstreamKey& key, std::unique_ptr<tls_stream> s
 // What stop() needs to know of one connection. Touched only on its worker's thread, except
 // through posts to that thread.
 struct Connection {
-    tcp_stream* client = nullptr;
+    // The client's lowest layer (TCP or unix socket), for cancel() and close().
+    std::function<void()> cancel, close;
+    template <class Lowest>
+    void watch(Lowest& s) {
+        cancel = [&s] { s.cancel(); };
+        close = [&s] { s.close(); };
+    }
     bool idle = false;  // waiting for the next request on a keep-alive connection
     asio::any_io_executor executor;
 };
@@ -285,6 +319,7 @@ struct Server::Impl {
 
     std::vector<std::unique_ptr<Worker>> workers;
     std::vector<tcp::acceptor> acceptors;  // on workers[0]
+    std::vector<unix_proto::acceptor> unix_acceptors;  // on workers[0]
     std::optional<asio::local::stream_protocol::acceptor> control;  // on workers[0]
     std::vector<std::string> addresses;
     std::unique_ptr<asio::signal_set> signals;
@@ -319,7 +354,8 @@ struct Server::Impl {
 
     // ---- accepting ------------------------------------------------------------------
 
-    asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
+    template <class Acceptor>
+    asio::awaitable<void> accept_loop(Acceptor& acceptor) {
         for (;;) {
             auto& w = *workers[next_worker++ % workers.size()];
             auto [ec, socket] = co_await acceptor.async_accept(w.ioc, token);
@@ -355,8 +391,9 @@ struct Server::Impl {
         Impl& impl;
         Connection conn;
         std::string client;  // set once authenticated, for the per-client count
-        ConnectionScope(Impl& i, tcp_stream& s) : impl(i) {
-            conn.client = &s;
+        template <class Stream>
+        ConnectionScope(Impl& i, Stream& s) : impl(i) {
+            conn.watch(s);
             conn.executor = s.get_executor();
             ++impl.open;
             ++impl.total;
@@ -455,9 +492,10 @@ struct Server::Impl {
         return r;
     }
 
-    asio::awaitable<void> serve(tcp::socket socket, Worker& w) {
-        tcp_stream client(std::move(socket));
-        set_nodelay(client);
+    template <class Socket>
+    asio::awaitable<void> serve(Socket socket, Worker& w) {
+        beast::basic_stream<typename Socket::protocol_type> client(std::move(socket));
+        if constexpr (std::is_same_v<Socket, tcp::socket>) set_nodelay(client);
         ConnectionScope scope(*this, client);
         beast::flat_buffer buf;
         auto t0 = Clock::now();
@@ -512,7 +550,8 @@ struct Server::Impl {
 
     // ---- CONNECT ---------------------------------------------------------------------
 
-    asio::awaitable<void> handle_connect(tcp_stream client, beast::flat_buffer& buf, const RequestHead& head,
+    template <class Stream>
+    asio::awaitable<void> handle_connect(Stream client, beast::flat_buffer& buf, const RequestHead& head,
                                          const ClientScope& who, const ProxyCredentials& creds, Worker& w,
                                          Connection& conn, Clock::time_point t0) {
         ++requests;
@@ -568,14 +607,16 @@ struct Server::Impl {
         }
     }
 
-    asio::awaitable<error_code> pump(tcp_stream& from, beast::flat_buffer& buf, tcp_stream& to, io::Transfer& t) {
+    template <class From, class To>
+    asio::awaitable<error_code> pump(From& from, beast::flat_buffer& buf, To& to, io::Transfer& t) {
         auto ec = co_await io::relay_to_eof(from, buf, to, deadlines.tunnel_idle, t);
         error_code ignored;
-        to.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        to.socket().shutdown(asio::socket_base::shutdown_send, ignored);
         co_return ec;
     }
 
-    asio::awaitable<void> tunnel(tcp_stream client, beast::flat_buffer& buf, tcp_stream upstream,
+    template <class Stream>
+    asio::awaitable<void> tunnel(Stream client, beast::flat_buffer& buf, tcp_stream upstream,
                                  const ClientScope& who, const std::string& host, std::uint16_t port,
                                  Clock::time_point t0) {
         static const std::string established = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -604,7 +645,8 @@ struct Server::Impl {
         std::string error;
     };
 
-    asio::awaitable<error_code> send_body(tls_stream& from, beast::flat_buffer& buf, tls_stream& to,
+    template <class From, class To>
+    asio::awaitable<error_code> send_body(From& from, beast::flat_buffer& buf, To& to,
                                           const FramingVerdict& v, Exchange& x) {
         error_code ec;
         if (v.body == FramingVerdict::Body::content_length)
@@ -615,7 +657,8 @@ struct Server::Impl {
         co_return ec;
     }
 
-    asio::awaitable<error_code> receive_response(tls_stream& from, beast::flat_buffer& buf, tls_stream& to,
+    template <class From, class To>
+    asio::awaitable<error_code> receive_response(From& from, beast::flat_buffer& buf, To& to,
                                                  const RequestHead& request, Exchange& x) {
         for (;;) {
             auto [ec, len] = co_await io::read_head(from, buf, max_request_head, deadlines.response_head);
@@ -680,14 +723,16 @@ struct Server::Impl {
         }
     }
 
-    asio::awaitable<error_code> pump_tls(tls_stream& from, beast::flat_buffer& buf, tls_stream& to, io::Transfer& t) {
+    template <class From, class To>
+    asio::awaitable<error_code> pump_tls(From& from, beast::flat_buffer& buf, To& to, io::Transfer& t) {
         auto ec = co_await io::relay_to_eof(from, buf, to, deadlines.tunnel_idle, t);
         co_return ec;
     }
 
     // `upstream_tcp`: a new connection to the host; or `pooled`: an idle TLS connection to it;
     // either made under configuration `generation` for rule `rule_name`.
-    asio::awaitable<void> intercept(tcp_stream client_tcp, beast::flat_buffer& buf,
+    template <class Stream>
+    asio::awaitable<void> intercept(Stream client_tcp, beast::flat_buffer& buf,
                                     std::optional<tcp_stream> upstream_tcp, std::unique_ptr<tls_stream> pooled,
                                     std::uint64_t generation, const std::string& rule_name, const ClientScope& who,
                                     const ProxyCredentials& creds, Worker& w, Connection& conn,
@@ -702,8 +747,8 @@ struct Server::Impl {
 
         SSL_CTX_up_ref((*leaf)->server_context);
         asio::ssl::context server_ctx((*leaf)->server_context);  // the stream keeps its own reference
-        tls_stream client(std::move(client_tcp), server_ctx);
-        conn.client = &beast::get_lowest_layer(client);
+        beast::ssl_stream<Stream> client(std::move(client_tcp), server_ctx);
+        conn.watch(beast::get_lowest_layer(client));
 
         beast::get_lowest_layer(client).expires_after(deadlines.handshake);
         auto [hec, used] = co_await client.async_handshake(asio::ssl::stream_base::server, buf.data(), token);
@@ -931,7 +976,8 @@ struct Server::Impl {
 
     // ---- plain HTTP (absolute-form, never a credential) ------------------------------
 
-    asio::awaitable<void> handle_plain(tcp_stream& client, beast::flat_buffer& buf, RequestHead head,
+    template <class Stream>
+    asio::awaitable<void> handle_plain(Stream& client, beast::flat_buffer& buf, RequestHead head,
                                        const ClientScope& who, Worker& w, Connection& conn) {
         for (;;) {
             ++requests;
@@ -1058,7 +1104,7 @@ struct Server::Impl {
         for (auto* c : connections) {
             asio::post(c->executor, [this, c] {
                 std::lock_guard inner(connections_mutex);
-                if (connections.count(c) && c->idle) c->client->cancel();
+                if (connections.count(c) && c->idle) c->cancel();
             });
         }
     }
@@ -1068,7 +1114,7 @@ struct Server::Impl {
         for (auto* c : connections) {
             asio::post(c->executor, [this, c] {
                 std::lock_guard inner(connections_mutex);
-                if (connections.count(c)) c->client->close();
+                if (connections.count(c)) c->close();
             });
         }
     }
@@ -1159,18 +1205,17 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
         if (port == 0) port = bound.port();  // every address gets the same ephemeral port
         impl->acceptors.push_back(std::move(acceptor));
     }
+    for (const auto& path : opts.unix_listen) {
+        unix_proto::acceptor acceptor(ioc0);
+        if (auto st = listen_unix(acceptor, path, opts.unix_listen_mode, asio::socket_base::max_listen_connections); !st)
+            return st.error();
+        impl->addresses.push_back("unix:" + path.string());
+        impl->unix_acceptors.push_back(std::move(acceptor));
+    }
     if (!opts.control_socket.empty()) {
-        error_code ec;
-        std::filesystem::remove(opts.control_socket, ec);
         impl->control.emplace(ioc0);
-        asio::local::stream_protocol::endpoint ep(opts.control_socket.string());
-        impl->control->open(ep.protocol(), ec);
-        if (!ec) impl->control->bind(ep, ec);
-        if (!ec) ::chmod(opts.control_socket.c_str(), 0600);
-        if (!ec) impl->control->listen(16, ec);
-        if (ec)
-            return make_error(fmt::format("cannot create the control socket {}: {}", opts.control_socket.string(),
-                                          ec.message()));
+        if (auto st = listen_unix(*impl->control, opts.control_socket, 0600, 16); !st)
+            return make_error(fmt::format("cannot create the control socket: {}", st.error().message));
     }
     return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -1179,6 +1224,7 @@ void Server::run() {
     auto& impl = *impl_;
     auto& ioc0 = impl.workers[0]->ioc;
     for (auto& acceptor : impl.acceptors) asio::co_spawn(ioc0, impl.accept_loop(acceptor), asio::detached);
+    for (auto& acceptor : impl.unix_acceptors) asio::co_spawn(ioc0, impl.accept_loop(acceptor), asio::detached);
     if (impl.control) asio::co_spawn(ioc0, impl.control_loop(), asio::detached);
 
     impl.signals = std::make_unique<asio::signal_set>(ioc0, SIGTERM, SIGINT, SIGHUP);
@@ -1222,6 +1268,14 @@ void Server::stop(std::chrono::milliseconds grace) {
         for (auto& a : im.acceptors) {
             error_code ignored;
             a.close(ignored);
+        }
+        for (auto& a : im.unix_acceptors) {
+            error_code ignored;
+            a.close(ignored);
+        }
+        for (const auto& path : im.opts.unix_listen) {
+            error_code ignored;
+            std::filesystem::remove(path, ignored);
         }
         if (im.signals) im.signals->cancel();
         if (im.control) {

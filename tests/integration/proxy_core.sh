@@ -122,5 +122,31 @@ stop_proxy threads1
 write_config ""
 start_proxy threads-default
 routing "threads = default"
+mode=$(stat -c %a "$AIRLOCK_HOME/proxy.sock" 2>/dev/null || echo missing)
+[ "$mode" = 600 ] && ok "the control socket is mode 0600" || not_ok "the control socket is mode 0600 (got $mode)"
+stop_proxy threads-default
+
+# ---- 2. unix socket listeners -------------------------------------------------------------------
+sock=$tmp/listen.sock
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$sock"  # a stale socket file
+"$bin" proxy run --port "$proxy_port" --listen-unix "$sock" >"$logs/run-unix.out" 2>"$logs/run-unix.err" &
+run_pid=$!
+for _ in $(seq 100); do
+  python3 -c 'import socket, sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$sock" 2>/dev/null && break
+  sleep 0.1
+done
+mode=$(stat -c %a "$sock" 2>/dev/null || echo missing)
+[ "$mode" = 660 ] && ok "a unix socket listener replaces a stale socket file and is created mode 0660" \
+  || not_ok "unix socket listener mode (got $mode): $(cat "$logs/run-unix.err")"
+got=$(curl -s --max-time 10 --unix-socket "$sock" -o /dev/null -w '%{http_code}' http://alpha.test/echo || true)
+[ "$got" = 407 ] && ok "the unix socket asks for proxy authentication like the TCP port (407)" \
+  || not_ok "the unix socket asks for proxy authentication (got '$got')"
+routing "unix socket" --unix "$sock" --steps 30
+kill -TERM "$run_pid"; wait "$run_pid" || true
+[ ! -e "$sock" ] && ok "stop removes the unix socket file" || not_ok "stop removes the unix socket file"
+echo keep >"$tmp/not-a-socket"
+expect "a unix listen path holding a regular file is refused, and the file kept" 1 "not a socket" \
+  "$bin" proxy run --port "$proxy_port" --listen-unix "$tmp/not-a-socket"
+[ "$(cat "$tmp/not-a-socket")" = keep ] || not_ok "the regular file at the unix listen path was changed"
 
 finish

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -295,6 +296,8 @@ void put_pooled(Worker& w, const UpstreamKey& key, std::unique_ptr<tls_stream> s
 
 // What stop() needs to know of one connection. Touched only on its worker's thread, except
 // through posts to that thread.
+constexpr std::size_t max_unauthenticated = 64;
+
 struct Connection {
     // The client's lowest layer (TCP or unix socket), for cancel() and close().
     std::function<void()> cancel, close;
@@ -304,6 +307,8 @@ struct Connection {
         close = [&s] { s.close(); };
     }
     bool idle = false;  // waiting for the next request on a keep-alive connection
+    bool evicted = false;  // taken off Impl::unauthenticated to be closed (connections_mutex)
+    bool head_seen = false;  // its first head arrived: never evicted any more (connections_mutex)
     asio::any_io_executor executor;
 };
 
@@ -326,15 +331,21 @@ struct Server::Impl {
     std::atomic<std::size_t> next_worker{0};
     std::atomic<std::uint64_t> generations{1};  // the last configuration generation handed out
 
+    std::atomic<std::uint64_t> authenticated{0};  // open connections past authentication
     std::atomic<std::uint64_t> open{0}, total{0}, requests{0}, reloads{0}, upstream_handshakes{0}, upstream_resumed{0};
     std::atomic<bool> stopping{false};
     std::size_t max_open = 4096, max_per_client = 256;  // [proxy] max_connections(_per_client)
     std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
 
-    // connections_mutex guards connections and per_client.
+    // connections_mutex guards connections, per_client and unauthenticated.
     std::mutex connections_mutex;
     std::set<Connection*> connections;
     std::map<std::string, std::size_t> per_client;
+    // Connections still waiting for their first head, oldest first. They do not count
+    // toward max_connections: at most max_unauthenticated of them are open, and a new one
+    // beyond that closes the oldest (an attacker without a token holding many connections
+    // open only displaces its own; a real client sends its head at once).
+    std::list<Connection*> unauthenticated;
 
     std::shared_ptr<const Runtime> snapshot() const {
         std::lock_guard lock(runtime_mutex);
@@ -391,6 +402,8 @@ struct Server::Impl {
         Impl& impl;
         Connection conn;
         std::string client;  // set once authenticated, for the per-client count
+        bool counted = false;  // in impl.authenticated
+        std::optional<std::list<Connection*>::iterator> waiting;  // in impl.unauthenticated
         template <class Stream>
         ConnectionScope(Impl& i, Stream& s) : impl(i) {
             conn.watch(s);
@@ -399,18 +412,40 @@ struct Server::Impl {
             ++impl.total;
             std::lock_guard lock(impl.connections_mutex);
             impl.connections.insert(&conn);
+            if (impl.unauthenticated.size() >= max_unauthenticated) {
+                Connection* oldest = impl.unauthenticated.front();
+                impl.unauthenticated.pop_front();
+                oldest->evicted = true;
+                asio::post(oldest->executor, [&im = impl, oldest] {
+                    std::lock_guard inner(im.connections_mutex);
+                    if (im.connections.count(oldest) && !oldest->head_seen) oldest->close();
+                });
+            }
+            waiting = impl.unauthenticated.insert(impl.unauthenticated.end(), &conn);
         }
-        // False when the client already holds its share of connections.
-        bool claim(const std::string& name) {
+        // The first head has arrived (or the connection gives up waiting for it).
+        void head_done() {
+            std::lock_guard lock(impl.connections_mutex);
+            if (waiting && !conn.evicted) impl.unauthenticated.erase(*waiting);
+            waiting.reset();
+            conn.head_seen = true;
+        }
+        enum class Claim { ok, client_full, proxy_full };
+        Claim claim(const std::string& name) {
             std::lock_guard lock(impl.connections_mutex);
             auto& n = impl.per_client[name];
-            if (n >= impl.max_per_client) return false;
+            if (n >= impl.max_per_client) return Claim::client_full;
+            if (impl.authenticated >= impl.max_open) return Claim::proxy_full;
             ++n;
+            ++impl.authenticated;
+            counted = true;
             client = name;
-            return true;
+            return Claim::ok;
         }
         ~ConnectionScope() {
             std::lock_guard lock(impl.connections_mutex);
+            if (waiting && !conn.evicted) impl.unauthenticated.erase(*waiting);
+            if (counted) --impl.authenticated;
             impl.connections.erase(&conn);
             if (!client.empty()) {
                 auto it = impl.per_client.find(client);
@@ -500,12 +535,18 @@ struct Server::Impl {
         beast::flat_buffer buf;
         auto t0 = Clock::now();
 
-        if (open > max_open) {
-            co_await send_reply(client, proxy_reply(503, "limit", "too many connections to the proxy; try again later"));
-            co_return;
-        }
-
-        auto [ec, head_len] = co_await io::read_head(client, buf, max_request_head, deadlines.request_head);
+        // The first head has a total deadline, not an inactivity one: a byte every few
+        // seconds does not keep a connection without a token open.
+        asio::steady_timer watchdog(client.get_executor());
+        auto waiting = std::make_shared<bool>(true);
+        watchdog.expires_after(deadlines.first_head);
+        watchdog.async_wait([waiting, &client](const error_code& e) {
+            if (!e && *waiting) client.cancel();
+        });
+        auto [ec, head_len] = co_await io::read_head(client, buf, max_request_head, deadlines.first_head);
+        *waiting = false;
+        watchdog.cancel();
+        scope.head_done();
         if (ec) {
             if (ec == beast::http::error::header_limit)
                 co_await send_reply(client, proxy_reply(431, "bad-request", "request head larger than 64 KiB"));
@@ -534,11 +575,17 @@ struct Server::Impl {
                                                     "Proxy-Authenticate: Basic realm=\"airlock\"\r\n"));
             co_return;
         }
-        if (!scope.claim(who->name)) {
-            co_await send_reply(client, proxy_reply(503, "limit",
-                                                    fmt::format("client {} has {} open connections; close some",
-                                                                who->name, max_per_client)));
-            co_return;
+        switch (scope.claim(who->name)) {
+            case ConnectionScope::Claim::ok: break;
+            case ConnectionScope::Claim::client_full:
+                co_await send_reply(client, proxy_reply(503, "limit",
+                                                        fmt::format("client {} has {} open connections; close some",
+                                                                    who->name, max_per_client)));
+                co_return;
+            case ConnectionScope::Claim::proxy_full:
+                co_await send_reply(client,
+                                    proxy_reply(503, "limit", "too many connections to the proxy; try again later"));
+                co_return;
         }
 
         if (head->method == "CONNECT") {

@@ -461,6 +461,8 @@ struct Server::Impl {
             r.path = head->target;
             r.status = 407;
             r.error = "proxy authentication required";
+            error_code peer_ec;  // the peer: refusals are rate-limited per source (audit.hpp)
+            r.peer = client.socket().remote_endpoint(peer_ec).address().to_string();
             write_audit(r);
             ++requests;
             co_await send_reply(client, proxy_reply(407, "auth",

@@ -319,15 +319,19 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         auto w = open_world(ctx);
         auto views = w.manager->list();
         if (!views) throw CommandError(views.error().message);
+        // Sessions without the proxy have no API access: say so, on stderr with --json.
+        const auto proxy_down = proxy_down_note(ctx.paths());
         if (*list_json) {
             boost::json::array a;
             for (const auto& v : *views) a.emplace_back(to_json(v));
             fmt::print("{}\n", boost::json::serialize(a));
+            if (!proxy_down.empty()) fmt::print(stderr, "{}\n", proxy_down);
             return;
         }
         fmt::print("{:<28} {:<14} {:<34} {}\n", "NAME", "STATE", "BRANCH", "IMAGE");
         for (const auto& v : *views)
             fmt::print("{:<28} {:<14} {:<34} {}\n", v.session.name, v.state, v.session.branch, v.session.image);
+        if (!proxy_down.empty()) fmt::print("{}\n", proxy_down);
     });
 
     auto show_name = opt<std::string>();
@@ -340,12 +344,16 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         auto v = w.manager->show(*show_name);
         if (!v) throw CommandError(v.error().message);
         auto o2 = to_json(*v);
+        const auto proxy_down = proxy_down_note(ctx.paths());
+        o2["proxy"] = proxy_down.empty() ? "running" : "down";
         if (*show_json) {
             fmt::print("{}\n", boost::json::serialize(o2));
+            if (!proxy_down.empty()) fmt::print(stderr, "{}\n", proxy_down);
             return;
         }
         for (const auto& [k, val] : o2)
             fmt::print("{:<14} {}\n", std::string(k) + ":", val.is_string() ? std::string(val.as_string()) : boost::json::serialize(val));
+        if (!proxy_down.empty()) fmt::print("{}\n", proxy_down);
     });
 
     // ---- logs / attach / stop / start ----
@@ -500,9 +508,13 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         else good("CA " + (*authority)->info().cert_path.string() + " (key 0600)");
         auto pid = running_proxy(paths);
         if (!pid) {
-            bad("the proxy is not running", "airlock proxy start");
+            bad(proxy_down_note(paths), "airlock proxy start (see " + paths.proxy_log().string() + ")");
         } else {
-            good(fmt::format("proxy running (pid {})", *pid));
+            auto supervisor = running_supervisor(paths);
+            good(supervisor ? fmt::format("proxy running (pid {}, supervisor pid {})", *pid, *supervisor)
+                            : fmt::format("proxy running (pid {}, no supervisor: it will not come back by itself "
+                                          "if it dies; 'airlock proxy stop && airlock proxy start' adds one)",
+                                          *pid));
             if (backend) {
                 auto gateways = backend->bridge_gateways();
                 if (!gateways || gateways->empty()) {

@@ -320,6 +320,9 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         fmt::print("  worktree:  {}\n", s->worktree);
         fmt::print("  container: {} ({})\n", session::container_name(s->name), s->image);
         fmt::print("attach with 'airlock attach {}', logs with 'airlock logs {} -f'\n", s->name, s->name);
+        fmt::print("review with 'airlock diff {}' or 'airlock show {}' (not plain git in the worktree); "
+                   "'airlock sync {}' brings its commits to {} in your repository\n",
+                   s->name, s->name, s->name, s->branch);
     });
 
     // ---- list / show ----

@@ -11,7 +11,9 @@
 # run (a marker file any payload would create must not exist), git fsck must be clean, every
 # ref but airlock/<name> (and airlock's refs/airlock/<name>/*) must be as before, and the
 # user's config, hooks, info/, HEAD, index and packed-refs unchanged. The agent's commit still
-# reaches airlock/<name>.
+# reaches airlock/<name>. Then a session created from a linked worktree's subdirectory with
+# --base: its commit comes back on top of the base; when the user moves airlock/<name>, sync
+# and delete refuse (list notes it) until sync --force.
 #
 # Needs a Docker engine and the local test images (tests/images/build-images); exit 77 without
 # an engine (1 under CI=true). Env: AIRLOCK_BIN (required), AIRLOCK_SOURCE_ROOT,
@@ -32,9 +34,11 @@ tmp=$(mktemp -d)
 tmp=$(cd "$tmp" && pwd -P)
 export AIRLOCK_HOME=$tmp/home
 s=rs$$-attack
+s2=rs$$-linked
 cleanup() {
   set +e
   "$bin" delete --force "$s" >/dev/null 2>&1
+  "$bin" delete --force "$s2" >/dev/null 2>&1
   "$bin" proxy stop --grace 1 >/dev/null 2>&1
   local ids
   ids=$(docker ps -aq --filter "label=dev.airlock.home=$AIRLOCK_HOME")
@@ -246,4 +250,43 @@ al delete delete --force "$s" >/dev/null || not_ok "airlock delete --force (exit
 [ "$(git -C "$repo" log -1 --format=%s "airlock/$s" 2>/dev/null)" = "agent: work" ] && ! git -C "$repo" rev-parse -q --verify "refs/airlock/$s/base" >/dev/null \
   && ok "delete keeps the branch and drops airlock's keep refs" || not_ok "after delete: branch or keep refs wrong"
 [ ! -e "$marker" ] && ok "no payload ran at any point" || not_ok "$marker exists at the end"
+
+# ---- create from a linked worktree's subdirectory with --base; refusals of sync and delete ----
+s2=rs$$-linked
+git -C "$repo" worktree add -q "$tmp/linked" -b linked
+mkdir -p "$tmp/linked/deep"
+al create2 create --agent shell --name "$s2" --repo "$tmp/linked/deep" --base v1 \
+  --prompt 'pwd > /workspace/where.txt; git add -A && git commit -q -m "agent: from linked" && echo COMMITTED; sleep 600' >/dev/null \
+  || not_ok "create from a linked worktree's subdirectory with --base v1: $(tail -1 "$logs/create2.err")"
+for _ in $(seq 120); do docker logs "airlock-$s2" 2>&1 | grep -q COMMITTED && break; sleep 0.5; done
+al sync2 sync "$s2" >/dev/null || not_ok "sync $s2: $(tail -1 "$logs/sync2.err")"
+if [ "$(git -C "$repo" rev-parse "airlock/$s2^" 2>/dev/null)" = "$(git -C "$repo" rev-parse v1)" ] \
+   && [ "$(git -C "$repo" show "airlock/$s2:where.txt" 2>/dev/null)" = /workspace/deep ]; then
+  ok "create from a linked worktree's subdirectory with --base: starts at v1 in /workspace/deep; the commit comes back"
+else not_ok "linked worktree + --base: parent $(git -C "$repo" rev-parse "airlock/$s2^" 2>&1), where $(git -C "$repo" show "airlock/$s2:where.txt" 2>&1)"; fi
+# The user commits on airlock/<name> meanwhile: sync and delete refuse, list says so, --force replaces.
+mine=$(git -C "$repo" commit-tree -p "airlock/$s2" -m "user: my own" "airlock/$s2^{tree}")
+git -C "$repo" update-ref "refs/heads/airlock/$s2" "$mine"
+docker exec "airlock-$s2" sh -c 'cd /workspace && echo more > more.txt && git add more.txt && git commit -q -m "agent: more"' >/dev/null 2>&1 \
+  || not_ok "a second commit inside $s2"
+set +e
+"$bin" sync "$s2" >"$logs/sync3.out" 2>"$logs/sync3.err"; rc=$?
+set -e
+[ "$rc" -eq 1 ] && grep -q -- '--force' "$logs/sync3.err" && [ "$(git -C "$repo" rev-parse "airlock/$s2")" = "$mine" ] \
+  && ok "sync refuses a branch the user moved (one line, names --force); nothing moves" \
+  || not_ok "sync after the user moved airlock/$s2: exit $rc, $(tr '\n' '|' <"$logs/sync3.err")"
+"$bin" list >/dev/null 2>"$logs/list3.err" || true
+grep -q "^note: $s2: .*--force" "$logs/list3.err" && ok "list notes the branch it could not bring across" \
+  || not_ok "list's note for $s2: $(tr '\n' '|' <"$logs/list3.err")"
+set +e
+"$bin" delete "$s2" >"$logs/del3.out" 2>"$logs/del3.err"; rc=$?
+set -e
+[ "$rc" -eq 1 ] && [ "$(grep -c . "$logs/del3.err")" -eq 1 ] && docker inspect "airlock-$s2" >/dev/null 2>&1 \
+  && ok "delete refuses a session whose commits cannot reach airlock/$s2 ($(cut -c1-90 "$logs/del3.err")...)" \
+  || not_ok "delete of unmerged work: exit $rc, $(tr '\n' '|' <"$logs/del3.err")"
+al sync4 sync --force "$s2" >/dev/null && [ "$(git -C "$repo" log -1 --format=%s "airlock/$s2")" = "agent: more" ] \
+  && ok "sync --force replaces it with the session's branch" || not_ok "sync --force: $(tail -1 "$logs/sync4.err")"
+al del4 delete "$s2" >/dev/null && ok "then delete succeeds, keeping airlock/$s2" || not_ok "delete $s2: $(tail -1 "$logs/del4.err")"
+git -C "$repo" worktree remove --force "$tmp/linked" 2>/dev/null || true
+[ ! -e "$marker" ] && ok "still no payload ran" || not_ok "$marker exists"
 finish

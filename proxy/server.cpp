@@ -242,6 +242,19 @@ struct Connection {
     asio::any_io_executor executor;
 };
 
+// Who is on the other end, for rate-limiting refusals per source: the IP address of a TCP
+// peer; every unix socket peer is one source ("unix").
+template <class Socket>
+std::string peer_text(Socket& socket) {
+    if constexpr (std::is_same_v<typename Socket::protocol_type, asio::local::stream_protocol>) {
+        return "unix";
+    } else {
+        error_code ec;
+        auto ep = socket.remote_endpoint(ec);
+        return ec ? std::string("unknown") : ep.address().to_string();
+    }
+}
+
 struct Server::Impl {
     ServerOptions opts;
     Deadlines deadlines;
@@ -461,8 +474,7 @@ struct Server::Impl {
             r.path = head->target;
             r.status = 407;
             r.error = "proxy authentication required";
-            error_code peer_ec;  // the peer: refusals are rate-limited per source (audit.hpp)
-            r.peer = client.socket().remote_endpoint(peer_ec).address().to_string();
+            r.peer = peer_text(client.socket());  // refusals are rate-limited per source (audit.hpp)
             write_audit(r);
             ++requests;
             co_await send_reply(client, proxy_reply(407, "auth",

@@ -96,6 +96,7 @@ std::string reason_phrase(int status) {
         case 200: return "OK";
         case 400: return "Bad Request";
         case 403: return "Forbidden";
+        case 405: return "Method Not Allowed";
         case 407: return "Proxy Authentication Required";
         case 421: return "Misdirected Request";
         case 431: return "Request Header Fields Too Large";
@@ -806,6 +807,16 @@ struct Server::Impl {
             }
             record.method = head->method;
             record.path = head->target;
+            // An upstream that answers TRACE echoes the request back, the injected credential
+            // with it.
+            if (iequals(head->method, "TRACE") || iequals(head->method, "TRACK")) {
+                record.status = 405;
+                record.error = fmt::format("{} is refused on intercepted hosts: the upstream would echo the "
+                                           "credential back", head->method);
+                write_audit(record);
+                co_await send_reply(client, proxy_reply(405, "forbidden", record.error));
+                break;
+            }
             auto verdict = check_framing(*head, host, port);
             if (!verdict.ok) {
                 record.status = verdict.status;
@@ -1022,54 +1033,35 @@ struct Server::Impl {
             }
             head.remove("Proxy-Authorization");
             head.remove("Proxy-Connection");
-            head.set("Host", format_authority(target->host, target->port == 80 ? 0 : target->port));
+            head.set("Host", host_field(target->host, target->port, 80));
             head.target = target->path;
             head.set("Connection", "close");  // one upstream connection per request
             std::string out = head.serialize();
-            if (co_await io::write_all(upstream, asio::buffer(out), deadlines.body_idle)) co_return;
-            io::Transfer up;
-            error_code bec;
-            if (verdict.body == FramingVerdict::Body::content_length)
-                bec = co_await io::relay_length(client, buf, upstream, verdict.content_length, deadlines.body_idle, up);
-            else if (verdict.body == FramingVerdict::Body::chunked)
-                bec = co_await io::relay_chunked(client, buf, upstream, deadlines.body_idle, up);
-            if (bec) co_return;
-            beast::flat_buffer ubuf;
-            auto [ec, len] = co_await io::read_head(upstream, ubuf, max_request_head, deadlines.response_head);
-            if (ec) {
-                co_await send_reply(client, fail(502, error_kind(ec), fmt::format("upstream {}: {}", target->host, ec.message())));
+            Exchange x;
+            if (auto wec = co_await io::write_all(upstream, asio::buffer(out), deadlines.body_idle)) {
+                x.error_kind = error_kind(wec);
+                x.error = fmt::format("upstream {}: {}", target->host, wec.message());
+            } else {
+                // The body goes up while the response is awaited: an interim 100 Continue
+                // (the client sent Expect: 100-continue) is relayed before the body, and the
+                // final response after it.
+                beast::flat_buffer ubuf;
+                co_await (send_body(client, buf, upstream, verdict, x) &&
+                          receive_response(upstream, ubuf, client, head, x));
+            }
+            if (!x.response_started) {
+                int status = x.error_kind == "timeout" ? 504 : 502;
+                co_await send_reply(client, fail(status, x.error_kind.empty() ? "reset" : x.error_kind,
+                                                 x.error.empty() ? "upstream failed" : x.error));
                 co_return;
             }
-            std::string raw(static_cast<const char*>(ubuf.data().data()), len);
-            ubuf.consume(len);
-            auto response = parse_response_head(raw);
-            if (!response) {
-                co_await send_reply(client, fail(502, "reset", response.error().message));
-                co_return;
-            }
-            auto f = response_framing(*response, head.method);
-            // The upstream connection closes after this response; tell the client the truth
-            // about framing when the body runs until close.
-            if (co_await io::write_all(client, asio::buffer(raw), deadlines.body_idle)) co_return;
-            io::Transfer down;
-            switch (f.body) {
-                case ResponseBody::none: break;
-                case ResponseBody::length:
-                    bec = co_await io::relay_length(upstream, ubuf, client, f.length, deadlines.body_idle, down);
-                    break;
-                case ResponseBody::chunked:
-                    bec = co_await io::relay_chunked(upstream, ubuf, client, deadlines.body_idle, down);
-                    break;
-                case ResponseBody::until_close:
-                    bec = co_await io::relay_to_eof(upstream, ubuf, client, deadlines.body_idle, down);
-                    break;
-            }
-            record.status = response->status;
-            record.bytes_up = up.bytes;
-            record.bytes_down = down.bytes;
+            record.status = x.status;
+            record.bytes_up = x.up.bytes;
+            record.bytes_down = x.down.bytes;
             record.duration_ms = ms_since(t0);
+            record.error = x.error;
             write_audit(record);
-            if (bec || f.close || f.body == ResponseBody::until_close || wants_close(head) || stopping) co_return;
+            if (x.close || x.upgraded || wants_close(head) || stopping) co_return;
 
             // Next request on this client connection.
             conn.idle = true;

@@ -32,6 +32,7 @@
 #include <set>
 #include <thread>
 
+#include "airlock/home_path.hpp"
 #include "ca/ca.hpp"
 #include "proxy/audit.hpp"
 #include "proxy/clients.hpp"
@@ -79,8 +80,12 @@ Result<std::shared_ptr<const Runtime>> build_runtime(Config config, const std::f
     if (!secrets) return secrets.error();
     std::filesystem::path extra_ca;
     if (!config.proxy.upstream_ca.empty()) {
-        extra_ca = config.proxy.upstream_ca;
-        if (extra_ca.is_relative()) extra_ca = home / extra_ca;
+        const char* user_home = std::getenv("HOME");
+        auto path = configured_path(config.proxy.upstream_ca, home,
+                                    user_home ? std::optional<std::string>(user_home) : std::nullopt,
+                                    "[proxy] upstream_ca");
+        if (!path) return path.error();
+        extra_ca = std::move(*path);
     }
     auto tls = make_upstream_tls_context(extra_ca);
     if (!tls) return tls.error();

@@ -280,4 +280,18 @@ if curl -sS --max-time 20 --proxy "$url_c1" http://plain.test/echo -o "$tmp/out/
 else not_ok "plain HTTP to port 80: $(cat "$tmp/out/plain-host.err")"; fi
 stop_proxy exchanges
 
+# ---- 6. [proxy] upstream_ca = "~/..." is the user's home -----------------------------------------
+mkdir -p "$tmp/userhome"
+cp "$tmp/test-ca.pem" "$tmp/userhome/corp.pem"
+write_config ""
+sed -i "s|^upstream_ca = .*|upstream_ca = \"~/corp.pem\"|" "$AIRLOCK_HOME/config.toml"
+run_capture env HOME="$tmp/userhome" "$bin" proxy start
+if [ "$rc" -eq 0 ]; then
+  got=$(curl -s --max-time 20 --proxy "http://${clients[1]}@127.0.0.1:$proxy_port" --cacert "$ca" -o /dev/null -w '%{http_code}' https://alpha.test/echo || true)
+  [ "$got" = 200 ] && ok "upstream_ca = \"~/corp.pem\" is read from \$HOME (the upstream verifies)" \
+    || not_ok "upstream_ca = \"~/corp.pem\": a request through it got '$got'"
+  stop_proxy tilde
+else not_ok "upstream_ca = \"~/corp.pem\" is read from \$HOME: proxy start failed (exit $rc): $(head -c 300 <<<"$out")"; fi
+write_config ""
+
 finish

@@ -36,7 +36,7 @@ openssl x509 -req -in "$tmp/up.csr" -CA "$tmp/test-ca.pem" -CAkey "$tmp/test-ca.
   -days 2 -out "$tmp/up.pem" -extfile "$tmp/up.ext" 2>/dev/null
 
 python3 "$here/upstream.py" --cert "$tmp/up.pem" --key "$tmp/up.key" --port 0 --port-file "$tmp/up.port" \
-  --lenient --request-log "$tmp/requests.jsonl" >"$tmp/upstream.log" 2>&1 </dev/null &
+  --lenient --log "$tmp/requests.jsonl" >"$tmp/upstream.log" 2>&1 </dev/null &
 upstream_pid=$!
 for _ in $(seq 100); do [ -s "$tmp/up.port" ] && break; sleep 0.1; done
 [ -s "$tmp/up.port" ] || { echo "Bail out! upstream did not start: $(cat "$tmp/upstream.log")"; exit 1; }

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """A local TLS upstream for the proxy integration tests (python3 stdlib only).
 
-    upstream.py --cert C --key K --port P [--port-file F] [--host 127.0.0.1]
-                [--lenient] [--request-log FILE]
+    upstream.py --cert C --key K --port P [--port-file F] [--host 127.0.0.1] [--name N] [--log F]
+                [--lenient]
     upstream.py --pattern-sha256 N      # sha256 of the first N bytes of /bytes, then exit
 
 HTTP/1.1 with keep-alive, one thread per connection. Endpoints:
   /echo[/...]          any method: 200 JSON {method, path, query, version, headers: [[name, value], ...]
-                       in order as received, body_sha256, body_len, connection_id, request_index, sni}
+                       in order as received, body_sha256, body_len, connection_id, request_index, sni,
+                       upstream: the --name this upstream was started with}
   /sse?n=10&interval_ms=100
                        text/event-stream, one event per interval, each flushed on its own;
                        data is JSON {"i": i, "t": time.time() at send}
@@ -24,9 +25,9 @@ HTTP/1.1 with keep-alive, one thread per connection. Endpoints:
 
 --lenient: lines may end in a bare LF (in heads, chunk-size lines and trailers), the way
 nginx and many other servers read them: the upstream a request-smuggling attack needs.
---request-log FILE: one JSON line per request head parsed ({connection_id, method, target,
-headers}), so a test can check what the upstream saw. Otherwise records nothing to disk;
-runs until killed.
+--log F appends every request head it receives to F as one JSON line {upstream, method, target,
+headers} (what the far side saw, for the credential-routing and smuggling tests); otherwise it
+records nothing to disk. Runs until killed.
 """
 import argparse
 import base64
@@ -42,6 +43,10 @@ import threading
 import time
 import urllib.parse
 from http import HTTPStatus
+
+NAME = None      # --name
+LOG = None       # --log: an open file, appended under LOG_LOCK
+LOG_LOCK = threading.Lock()
 
 BLOCK = 256 * 1024
 MAX_HEAD = 64 * 1024
@@ -75,8 +80,6 @@ class BadRequest(Exception):
 
 
 LENIENT = False
-REQUEST_LOG = None
-REQUEST_LOG_LOCK = threading.Lock()
 
 # /malformed?case=NAME: raw responses whose framing a strict proxy must refuse (502) or cut
 # off; "injected" must never reach the client.
@@ -94,16 +97,6 @@ MALFORMED = {
     "chunk-size-lf": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\ninjected",
     "trailer-nul": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: a\x00injected\r\n\r\n",
 }
-
-
-def log_request(conn_id, req):
-    if not REQUEST_LOG:
-        return
-    line = json.dumps({"connection_id": conn_id, "method": req.method, "target": req.target,
-                       "headers": [[k, v] for k, v in req.headers]})
-    with REQUEST_LOG_LOCK:
-        with open(REQUEST_LOG, "a") as f:
-            f.write(line + "\n")
 
 
 class Reader:
@@ -314,8 +307,13 @@ class Connection:
             except BadRequest as e:
                 self.respond(None, 400, (str(e) + "\n").encode(), keep_alive=False)
                 return
-            log_request(self.id, req)
             self.requests += 1
+            if LOG is not None:
+                line = json.dumps({"upstream": NAME, "method": req.method, "target": req.target,
+                                   "headers": [[k, v] for k, v in req.headers]})
+                with LOG_LOCK:
+                    LOG.write(line + "\n")
+                    LOG.flush()
             if getattr(self, "drop_next", False):
                 return
             conn_tokens = req.tokens("Connection")
@@ -363,6 +361,7 @@ class Connection:
                     "connection_id": self.id,
                     "request_index": self.requests,
                     "sni": self.sni,
+                    "upstream": NAME,
                 },
                 keep_alive=keep_alive,
             )
@@ -536,12 +535,15 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     ap.add_argument("--pattern-sha256", type=int, metavar="N")
+    ap.add_argument("--name")
+    ap.add_argument("--log")
     ap.add_argument("--lenient", action="store_true")
-    ap.add_argument("--request-log")
     args = ap.parse_args()
-    global LENIENT, REQUEST_LOG
+    global NAME, LOG, LENIENT
+    NAME = args.name
     LENIENT = args.lenient
-    REQUEST_LOG = args.request_log
+    if args.log:
+        LOG = open(args.log, "a")
     if args.pattern_sha256 is not None:
         print(pattern_sha256(args.pattern_sha256))
         return

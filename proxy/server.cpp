@@ -462,7 +462,9 @@ struct Server::Impl {
             r.status = 407;
             r.error = "proxy authentication required";
             error_code peer_ec;  // the peer: refusals are rate-limited per source (audit.hpp)
-            r.peer = client.socket().remote_endpoint(peer_ec).address().to_string();
+            auto peer = client.socket().remote_endpoint(peer_ec);
+            if constexpr (requires { peer.address(); }) r.peer = peer.address().to_string();
+            else r.peer = "unix";  // a unix socket listener: one local source
             write_audit(r);
             ++requests;
             co_await send_reply(client, proxy_reply(407, "auth",

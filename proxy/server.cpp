@@ -639,6 +639,7 @@ struct Server::Impl {
         io::Transfer up, down;
         std::string error_kind;
         std::string error;
+        std::string body_error;  // the client's body was malformed: answer 400
     };
 
     template <class From, class To>
@@ -648,8 +649,11 @@ struct Server::Impl {
         if (v.body == FramingVerdict::Body::content_length)
             ec = co_await io::relay_length(from, buf, to, v.content_length, deadlines.body_idle, x.up);
         else if (v.body == FramingVerdict::Body::chunked)
-            ec = co_await io::relay_chunked(from, buf, to, deadlines.body_idle, x.up);
+            ec = co_await io::relay_chunked(from, buf, to, deadlines.body_idle, x.up, &x.body_error);
         if (ec) x.close = true;
+        // The upstream holds an incomplete request: close it, so its answer is not awaited
+        // (whether or not receive_response has started reading) and it is never reused.
+        if (!x.body_error.empty()) beast::get_lowest_layer(to).close();
         co_return ec;
     }
 
@@ -674,9 +678,15 @@ struct Server::Impl {
                 x.error = fmt::format("upstream sent a malformed response: {}", response.error().message);
                 co_return error_code(beast::http::error::bad_value);
             }
+            auto f = response_framing(*response, request.method);
+            if (!f.ok) {
+                x.close = true;
+                x.error_kind = "reset";
+                x.error = fmt::format("upstream sent an ambiguous response: {}", f.reason);
+                co_return error_code(beast::http::error::bad_value);
+            }
             x.response_started = true;
             x.status = response->status;
-            auto f = response_framing(*response, request.method);
             // A small body that arrived with its head leaves in the same TLS record.
             if (response->status >= 200 && f.body == ResponseBody::length && f.length <= coalesce_limit &&
                 buf.size() >= len + f.length) {
@@ -708,7 +718,7 @@ struct Server::Impl {
                     bec = co_await io::relay_length(from, buf, to, f.length, deadlines.body_idle, x.down);
                     break;
                 case ResponseBody::chunked:
-                    bec = co_await io::relay_chunked(from, buf, to, deadlines.body_idle, x.down);
+                    bec = co_await io::relay_chunked(from, buf, to, deadlines.body_idle, x.down, &x.error);
                     break;
                 case ResponseBody::until_close:
                     bec = co_await io::relay_to_eof(from, buf, to, deadlines.body_idle, x.down);
@@ -935,15 +945,23 @@ struct Server::Impl {
                 break;
             }
 
-            record.status = x.response_started ? x.status : (x.error_kind == "timeout" ? 504 : 502);
+            if (!x.body_error.empty() && !x.response_started) {
+                x.error_kind = "bad-request";
+                x.error = x.body_error;
+            }
+            record.status = x.response_started ? x.status
+                            : !x.body_error.empty() ? 400 : (x.error_kind == "timeout" ? 504 : 502);
             record.bytes_up = x.up.bytes;
             record.bytes_down = x.down.bytes;
             record.duration_ms = ms_since(t0);
             record.error = x.error;
             write_audit(record);
             if (!x.response_started) {
-                co_await send_reply(client, proxy_reply(record.status, x.error_kind.empty() ? "reset" : x.error_kind,
-                                                        x.error.empty() ? "upstream failed" : x.error));
+                // Built before the co_await: g++ 12 destroys conditional-operator temporaries
+                // of a co_await expression twice.
+                auto reply = proxy_reply(record.status, x.error_kind.empty() ? "reset" : x.error_kind,
+                                         x.error.empty() ? "upstream failed" : x.error);
+                co_await send_reply(client, std::move(reply));
                 break;
             }
             if (x.upgraded) {
@@ -1031,8 +1049,10 @@ struct Server::Impl {
             error_code bec;
             if (verdict.body == FramingVerdict::Body::content_length)
                 bec = co_await io::relay_length(client, buf, upstream, verdict.content_length, deadlines.body_idle, up);
-            else if (verdict.body == FramingVerdict::Body::chunked)
-                bec = co_await io::relay_chunked(client, buf, upstream, deadlines.body_idle, up);
+            std::string body_error;
+            if (verdict.body == FramingVerdict::Body::chunked)
+                bec = co_await io::relay_chunked(client, buf, upstream, deadlines.body_idle, up, &body_error);
+            if (!body_error.empty()) co_await send_reply(client, fail(400, "bad-request", body_error));
             if (bec) co_return;
             beast::flat_buffer ubuf;
             auto [ec, len] = co_await io::read_head(upstream, ubuf, max_request_head, deadlines.response_head);
@@ -1048,6 +1068,10 @@ struct Server::Impl {
                 co_return;
             }
             auto f = response_framing(*response, head.method);
+            if (!f.ok) {
+                co_await send_reply(client, fail(502, "reset", fmt::format("upstream sent an ambiguous response: {}", f.reason)));
+                co_return;
+            }
             // The upstream connection closes after this response; tell the client the truth
             // about framing when the body runs until close.
             if (co_await io::write_all(client, asio::buffer(raw), deadlines.body_idle)) co_return;
@@ -1058,7 +1082,7 @@ struct Server::Impl {
                     bec = co_await io::relay_length(upstream, ubuf, client, f.length, deadlines.body_idle, down);
                     break;
                 case ResponseBody::chunked:
-                    bec = co_await io::relay_chunked(upstream, ubuf, client, deadlines.body_idle, down);
+                    bec = co_await io::relay_chunked(upstream, ubuf, client, deadlines.body_idle, down, &record.error);
                     break;
                 case ResponseBody::until_close:
                     bec = co_await io::relay_to_eof(upstream, ubuf, client, deadlines.body_idle, down);

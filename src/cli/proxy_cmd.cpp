@@ -34,7 +34,8 @@ Config load_or_throw(const Paths& paths) {
 // descriptor once listening (how the supervisor knows it may report success). With
 // --log-file, logs there (rotated) instead of to stderr; either way one line per message,
 // control characters escaped.
-void run_proxy(Context& ctx, int ready_fd, std::uint16_t port, const std::string& log_file) {
+void run_proxy(Context& ctx, int ready_fd, std::uint16_t port, const std::string& log_file,
+               const std::vector<std::string>& unix_listen) {
     const auto& paths = ctx.paths();
     std::shared_ptr<ProxyLog> file;
     if (!log_file.empty()) {
@@ -58,6 +59,7 @@ void run_proxy(Context& ctx, int ready_fd, std::uint16_t port, const std::string
     options.home = paths.home;
     options.config = *config;
     options.port_override = port;
+    for (const auto& p : unix_listen) options.unix_listen.emplace_back(p);
     options.control_socket = paths.home / "proxy.sock";
     options.reload_config = [file = paths.config()] { return load_config(file); };
     options.log = log;
@@ -112,10 +114,13 @@ void add_proxy_commands(CLI::App& app, Context& ctx) {
     run->add_option("--ready-fd", *ready_fd, "write 'ready' to this descriptor once listening")->group("");
     run->add_option("--log-file", *log_file, "log to this file (rotated) instead of stderr")->group("");
     run->add_option("--port", *port, "listen on this port instead of [proxy] port");
-    run->callback([&ctx, ready_fd, port, log_file] {
+    auto unix_listen = std::make_shared<std::vector<std::string>>();
+    run->add_option("--listen-unix", *unix_listen,
+                    "also listen on this unix socket (mode 0660; a stale socket file is replaced); repeatable");
+    run->callback([&ctx, ready_fd, port, log_file, unix_listen] {
         if (auto pid = running_proxy(ctx.paths()))
             throw CommandError(fmt::format("the proxy is already running (pid {}); stop it with 'airlock proxy stop'", *pid));
-        run_proxy(ctx, *ready_fd, *port, *log_file);
+        run_proxy(ctx, *ready_fd, *port, *log_file, *unix_listen);
     });
 
     // What `proxy start` runs in the background: keeps `proxy run` going (proxy_supervisor.hpp).

@@ -462,7 +462,7 @@ struct Server::Impl {
             r.status = 407;
             r.error = "proxy authentication required";
             // The peer: refusals are rate-limited per source (audit.hpp).
-            if constexpr (std::is_same_v<Socket, tcp::socket>) {
+            if constexpr (std::is_same_v<typename Socket::protocol_type, tcp>) {
                 error_code peer_ec;
                 r.peer = client.socket().remote_endpoint(peer_ec).address().to_string();
             } else {

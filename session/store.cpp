@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include "airlock/settings_text.hpp"
+
 namespace airlock::session {
 
 namespace {
@@ -252,40 +254,6 @@ private:
     std::size_t i_ = 0;
 };
 
-// ---- pull policy / prompt mode as stored --------------------------------------------
-
-std::string_view pull_policy_text(PullPolicy p) {
-    switch (p) {
-        case PullPolicy::always: return "always";
-        case PullPolicy::if_not_present: return "if-not-present";
-        case PullPolicy::never: return "never";
-    }
-    return "if-not-present";
-}
-
-std::optional<PullPolicy> pull_policy_from(std::string_view t) {
-    if (t == "always") return PullPolicy::always;
-    if (t == "if-not-present") return PullPolicy::if_not_present;
-    if (t == "never") return PullPolicy::never;
-    return std::nullopt;
-}
-
-std::string_view prompt_mode_text(PromptMode m) {
-    switch (m) {
-        case PromptMode::arg: return "arg";
-        case PromptMode::stdin_: return "stdin";
-        case PromptMode::none: return "none";
-    }
-    return "arg";
-}
-
-std::optional<PromptMode> prompt_mode_from(std::string_view t) {
-    if (t == "arg") return PromptMode::arg;
-    if (t == "stdin") return PromptMode::stdin_;
-    if (t == "none") return PromptMode::none;
-    return std::nullopt;
-}
-
 // ---- statements ---------------------------------------------------------------------
 
 const char* column_text(sqlite3_stmt* s, int col) {
@@ -342,12 +310,12 @@ bool bind_session(sqlite3_stmt* s, const Session& v, std::string_view created_at
     text(v.image_id);
     text(v.agent);
     text(to_json(v.agent_command));
-    text(prompt_mode_text(v.prompt_mode));
+    text(to_string(v.prompt_mode));
     text(v.prompt);
     text(v.cpus);
     text(v.memory);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, ++i, v.pids_limit);
-    text(pull_policy_text(v.pull_policy));
+    text(to_string(v.pull_policy));
     text(v.network);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int(s, ++i, v.read_only ? 1 : 0);
     text(to_json(v.extra_env));
@@ -393,7 +361,7 @@ Result<Session> read_row(sqlite3_stmt* s, const std::filesystem::path& db) {
     if (auto st = list("agent_command", v.agent_command); !st) return st.error();
     {
         std::string_view raw = column_text(s, i++);
-        auto m = prompt_mode_from(raw);
+        auto m = parse_prompt_mode(raw);
         if (!m) return bad("prompt_mode", raw);
         v.prompt_mode = *m;
     }
@@ -403,7 +371,7 @@ Result<Session> read_row(sqlite3_stmt* s, const std::filesystem::path& db) {
     v.pids_limit = sqlite3_column_int64(s, i++);
     {
         std::string_view raw = column_text(s, i++);
-        auto p = pull_policy_from(raw);
+        auto p = parse_pull_policy(raw);
         if (!p) return bad("pull_policy", raw);
         v.pull_policy = *p;
     }

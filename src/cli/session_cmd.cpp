@@ -22,6 +22,7 @@
 #include "cli/command.hpp"
 #include "config.hpp"
 #include "proxy/clients.hpp"
+#include "file_lock.hpp"
 #include "proxy_process.hpp"
 #include "session/manager.hpp"
 #include "terminal_attach.hpp"
@@ -152,6 +153,9 @@ World open_world(Context& ctx, WorldNeeds needs = {}) {
         host.git_author_email = git_identity("GIT_AUTHOR_EMAIL", "user.email");
     }
     if (needs.ca) {
+        // Parallel creates in a new home: one creates the CA, the others wait and load it.
+        auto ca_lock = FileLock::acquire(paths.ca_lock());
+        if (!ca_lock) throw CommandError(ca_lock.error().message);
         if (!fs::exists(ca::Authority::cert_path(paths.ca_dir()))) {
             auto created = ca::Authority::create(paths.ca_dir(), false);
             if (!created) throw CommandError(created.error().message);

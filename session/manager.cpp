@@ -454,7 +454,11 @@ Result<SyncResult> SessionManager::sync(const std::string& name, bool force) {
     if (auto known = get(name); !known) return known.error();
     SyncLock held(sync_lock_file(settings_, name));
     auto s = get(name);  // again under the lock: a delete that held it has removed the row
-    if (!s) return s.error();
+    if (!s) {
+        std::error_code ec;
+        fs::remove(sync_lock_file(settings_, name), ec);  // the delete removed it already; we may have made it again
+        return s.error();
+    }
     if (s->status == SessionStatus::creating || s->status == SessionStatus::deleting)
         return make_error(fmt::format("session '{}' is being {}; try again when that is done", name,
                                       s->status == SessionStatus::creating ? "created" : "deleted"));

@@ -114,42 +114,65 @@ Result<RepoPtr> open_session_repo(const SessionRepoPaths& p) {
     return repo;
 }
 
-// A file of the session's repository, read as data: no symlink anywhere below git_dir, a
-// regular file, at most `limit` bytes. nullopt when it does not exist.
+// A file of the session's repository, read as data: every component opened with O_NOFOLLOW
+// relative to the one before (no symbolic link anywhere below git_dir, even one swapped in
+// meanwhile), a regular file, at most `limit` bytes. nullopt when it does not exist.
 Result<std::optional<std::string>> read_agent_file(const fs::path& git_dir, const fs::path& rel, std::size_t limit) {
+    auto fail = [&](const fs::path& at, int err) -> Result<std::optional<std::string>> {
+        if (err == ENOENT || err == ENOTDIR) return std::optional<std::string>{};
+        if (err == ELOOP)
+            return make_error(fmt::format("{} in the session's repository is a symbolic link; airlock does not follow it",
+                                          at.string()));
+        return make_error(fmt::format("cannot read {}: {}", at.string(), std::strerror(err)));
+    };
+    int dir = ::open(git_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0) return fail(git_dir, errno);
     fs::path at = git_dir;
     for (auto it = rel.begin(); it != rel.end(); ++it) {
         at /= *it;
-        struct stat st{};
-        if (::lstat(at.c_str(), &st) != 0) {
-            if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::string>{};
-            return make_error(fmt::format("cannot read {}: {}", at.string(), std::strerror(errno)));
-        }
         bool last = std::next(it) == rel.end();
-        if (S_ISLNK(st.st_mode))
-            return make_error(fmt::format("{} in the session's repository is a symbolic link; airlock does not follow it",
-                                          at.string()));
-        if (!last && !S_ISDIR(st.st_mode)) return std::optional<std::string>{};
-        if (last && !S_ISREG(st.st_mode)) return make_error(fmt::format("{} is not a regular file", at.string()));
+        struct stat st{};
+        if (::fstatat(dir, it->c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            int err = errno;
+            ::close(dir);
+            return fail(at, err);
+        }
+        if (S_ISLNK(st.st_mode)) {
+            ::close(dir);
+            return fail(at, ELOOP);
+        }
+        if (!last && !S_ISDIR(st.st_mode)) {
+            ::close(dir);
+            return std::optional<std::string>{};
+        }
+        int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (last ? O_NONBLOCK : O_DIRECTORY);
+        int next = ::openat(dir, it->c_str(), flags);
+        int err = errno;
+        ::close(dir);
+        if (next < 0) {  // swapped since the fstatat: refuse rather than guess
+            if (err == ENOENT) return std::optional<std::string>{};
+            return make_error(fmt::format("cannot read {}: {}", at.string(), std::strerror(err)));
+        }
+        dir = next;
     }
-    int fd = ::open(at.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        if (errno == ENOENT) return std::optional<std::string>{};
-        return make_error(fmt::format("cannot read {}: {}", at.string(), std::strerror(errno)));
+    struct stat st{};
+    if (::fstat(dir, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(dir);
+        return make_error(fmt::format("{} is not a regular file", at.string()));
     }
     std::string text;
     char buf[65536];
     for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
+        ssize_t n = ::read(dir, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         text.append(buf, static_cast<std::size_t>(n));
         if (text.size() > limit) {
-            ::close(fd);
+            ::close(dir);
             return make_error(fmt::format("{} is larger than {} bytes", at.string(), limit));
         }
     }
-    ::close(fd);
+    ::close(dir);
     return std::optional<std::string>(std::move(text));
 }
 

@@ -335,10 +335,13 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         auto w = open_world(ctx);
         auto views = w.manager->list();
         if (!views) throw CommandError(views.error().message);
+        // Sessions without the proxy have no API access: say so, on stderr with --json.
+        const auto proxy_down = proxy_down_note(ctx.paths());
         if (*list_json) {
             boost::json::array a;
             for (const auto& v : *views) a.emplace_back(to_json(v));
             fmt::print("{}\n", boost::json::serialize(a));
+            if (!proxy_down.empty()) fmt::print(stderr, "{}\n", proxy_down);
             return;
         }
         fmt::print("{:<28} {:<14} {:<34} {}\n", "NAME", "STATE", "BRANCH", "IMAGE");
@@ -347,6 +350,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         for (const auto& v : *views)
             if (!v.branch_note.empty())
                 fmt::print(stderr, "note: {}: {}\n", v.session.name, session::terminal_safe(v.branch_note));
+        if (!proxy_down.empty()) fmt::print("{}\n", proxy_down);
     });
 
     auto show_name = opt<std::string>();
@@ -359,16 +363,20 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         auto v = w.manager->show(*show_name);
         if (!v) throw CommandError(v.error().message);
         auto o2 = to_json(*v);
+        const auto proxy_down = proxy_down_note(ctx.paths());
+        o2["proxy"] = proxy_down.empty() ? "running" : "down";
         auto log = session::session_log(w.manager->repo_paths(v->session), v->session.base_commit, kShowCommits);
         if (*show_json) {
             o2["commits"] = log ? commits_json(*log) : boost::json::array{};
             o2["commit_count"] = log ? log->total : 0;
             fmt::print("{}\n", boost::json::serialize(o2));
+            if (!proxy_down.empty()) fmt::print(stderr, "{}\n", proxy_down);
             return;
         }
         for (const auto& [k, val] : o2)
             fmt::print("{:<14} {}\n", std::string(k) + ":",
                        session::terminal_safe(val.is_string() ? std::string(val.as_string()) : boost::json::serialize(val)));
+        if (!proxy_down.empty()) fmt::print("{}\n", proxy_down);
         if (!log) {
             fmt::print("{:<14} {}\n", "commits:", session::terminal_safe(log.error().message));
             return;
@@ -607,9 +615,13 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         else good("CA " + (*authority)->info().cert_path.string() + " (key 0600)");
         auto pid = running_proxy(paths);
         if (!pid) {
-            bad("the proxy is not running", "airlock proxy start");
+            bad(proxy_down_note(paths), "airlock proxy start (see " + paths.proxy_log().string() + ")");
         } else {
-            good(fmt::format("proxy running (pid {})", *pid));
+            auto supervisor = running_supervisor(paths);
+            good(supervisor ? fmt::format("proxy running (pid {}, supervisor pid {})", *pid, *supervisor)
+                            : fmt::format("proxy running (pid {}, no supervisor: it will not come back by itself "
+                                          "if it dies; 'airlock proxy stop && airlock proxy start' adds one)",
+                                          *pid));
             if (backend) {
                 auto gateways = backend->bridge_gateways();
                 if (!gateways || gateways->empty()) {

@@ -93,7 +93,9 @@ bool exists_nofollow(const fs::path& p) {
 Result<RepoPtr> open_session_repo(const SessionRepoPaths& p) {
     ensure_libgit2();
     if (!is_real_dir(p.git_dir))
-        return make_error(fmt::format("the session's repository {} is missing (or not a directory)", p.git_dir.string()));
+        return make_error(fmt::format("the session's repository {} is missing (or not a directory); a session made "
+                                      "by an older airlock gets one with 'airlock refresh {}'",
+                                      p.git_dir.string(), p.name));
     for (const char* planted : {"commondir", "gitdir"})
         if (exists_nofollow(p.git_dir / planted))
             return make_error(fmt::format("the session's repository {} holds a '{}' file the agent wrote; airlock "
@@ -182,7 +184,9 @@ Result<std::string> read_session_tip(const SessionRepoPaths& p) {
     if (!may_fetch(p.name, ref))
         return make_error(fmt::format("airlock brings back only the branch airlock/{}, not '{}'", p.name, p.branch));
     if (!is_real_dir(p.git_dir))
-        return make_error(fmt::format("the session's repository {} is missing (or not a directory)", p.git_dir.string()));
+        return make_error(fmt::format("the session's repository {} is missing (or not a directory); a session made "
+                                      "by an older airlock gets one with 'airlock refresh {}'",
+                                      p.git_dir.string(), p.name));
     auto loose = read_agent_file(p.git_dir, ref, 4096);
     if (!loose) return loose.error();
     if (*loose) {

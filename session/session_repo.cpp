@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -238,6 +239,28 @@ Result<CommitPtr> lookup_commit(git_repository* repo, std::string_view hex, std:
     if (git_commit_lookup(&raw, repo, &id) != 0)
         return make_error(fmt::format("{} {} is not a commit that can be read: {}", what, hex, git_message()));
     return CommitPtr(raw);
+}
+
+// Whether `ancestor` is reachable from `from` through parents, skipping parents that are not
+// there (a shallow repository's boundary). For when git_graph_descendant_of fails.
+bool reaches(git_repository* repo, const git_oid& from, const git_oid& ancestor) {
+    git_odb* odb_raw = nullptr;
+    if (git_repository_odb(&odb_raw, repo) != 0) return false;
+    OdbPtr odb(odb_raw);
+    std::vector<git_oid> todo = {from};
+    std::set<std::string> seen;
+    while (!todo.empty()) {
+        git_oid id = todo.back();
+        todo.pop_back();
+        if (git_oid_equal(&id, &ancestor)) return true;
+        if (!seen.insert(oid_hex(id)).second || !git_odb_exists(odb.get(), &id)) continue;
+        git_commit* raw = nullptr;
+        if (git_commit_lookup(&raw, repo, &id) != 0) continue;
+        CommitPtr c(raw);
+        for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i) todo.push_back(*git_commit_parent_id(c.get(), i));
+    }
+    git_error_clear();
+    return false;
 }
 
 // The commit a ref of the user's repository names ("" = no such ref).
@@ -567,8 +590,11 @@ Result<SyncResult> sync_session_branch(const SessionRepoPaths& p, bool force) {
     if (!tip) return tip.error();
     git_oid tip_id = *git_commit_id(tip->get());
     git_oid user_id{};
-    if (!facts.user_tip.empty() && parse_oid(user_id, facts.user_tip))
-        facts.user_tip_is_ancestor = git_graph_descendant_of(v, &tip_id, &user_id) == 1;
+    if (!facts.user_tip.empty() && parse_oid(user_id, facts.user_tip)) {
+        int rc = git_graph_descendant_of(v, &tip_id, &user_id);
+        // libgit2 1.5 does not know shallow clones: a walk that meets a missing parent fails.
+        facts.user_tip_is_ancestor = rc == 1 || (rc < 0 && reaches(v, tip_id, user_id));
+    }
     out.action = plan_sync(facts);
     if (!moves_branch(out.action)) return out;
 
@@ -592,10 +618,44 @@ Result<SyncResult> sync_session_branch(const SessionRepoPaths& p, bool force) {
         if (have && parse_oid(id, *have) && git_odb_exists(uodb.get(), &id)) (void)git_revwalk_hide(walk.get(), &id);
     }
     git_error_clear();
-    if (git_packbuilder_insert_walk(pb.get(), walk.get()) != 0)
-        return make_error(fmt::format("cannot collect the objects of the session's branch {} (the session's repository "
-                                      "may be damaged): {}",
-                                      p.branch, git_message()));
+    if (git_packbuilder_insert_walk(pb.get(), walk.get()) != 0) {
+        // A walk that meets a missing parent (a shallow repository; libgit2 1.5 does not know
+        // shallow clones): the commits the user's repository lacks, each with its whole tree,
+        // down to the first ones it has. Every such commit's parents must exist: a commit whose
+        // history is incomplete never reaches the user's repository.
+        std::string why = git_message();
+        pb_raw = nullptr;
+        if (git_packbuilder_new(&pb_raw, v) != 0) return make_error(fmt::format("libgit2: {}", git_message()));
+        pb.reset(pb_raw);
+        git_packbuilder_set_threads(pb.get(), 1);
+        std::vector<git_oid> todo = {tip_id};
+        std::set<std::string> seen;
+        while (!todo.empty()) {
+            git_oid id = todo.back();
+            todo.pop_back();
+            if (!seen.insert(oid_hex(id)).second || git_odb_exists(uodb.get(), &id)) continue;
+            git_commit* raw = nullptr;
+            if (git_commit_lookup(&raw, v, &id) != 0 || git_packbuilder_insert_commit(pb.get(), &id) != 0) {
+                git_commit_free(raw);
+                return make_error(fmt::format("cannot collect the objects of the session's branch {} (the session's "
+                                              "repository may be damaged): {}",
+                                              p.branch, why));
+            }
+            CommitPtr c(raw);
+            for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i) {
+                const git_oid* parent = git_commit_parent_id(c.get(), i);
+                git_odb* vodb = nullptr;
+                bool there = git_repository_odb(&vodb, v) == 0 && git_odb_exists(vodb, parent);
+                git_odb_free(vodb);
+                if (!there)
+                    return make_error(fmt::format("the session's commit {} names a parent {} that neither repository "
+                                                  "has; its branch cannot be brought across",
+                                                  oid_hex(id), oid_hex(*parent)));
+                todo.push_back(*parent);
+            }
+        }
+        git_error_clear();
+    }
     if (git_packbuilder_object_count(pb.get()) > 0) {
         git_odb_writepack* wp = nullptr;
         if (git_odb_write_pack(&wp, uodb.get(), nullptr, nullptr) != 0)
@@ -651,31 +711,56 @@ Result<BranchLog> session_log(const SessionRepoPaths& p, std::string_view base_c
     git_repository* v = view->repo.get();
     auto head = lookup_commit(v, *tip, fmt::format("the session's branch {} names", p.branch));
     if (!head) return head.error();
-    git_revwalk* raw = nullptr;
-    if (git_revwalk_new(&raw, v) != 0) return make_error(fmt::format("libgit2: {}", git_message()));
-    WalkPtr walk(raw);
-    git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
-    if (git_revwalk_push(walk.get(), git_commit_id(head->get())) != 0)
-        return make_error(fmt::format("cannot walk the session's branch: {}", git_message()));
-    git_oid base{};
-    if (parse_oid(base, base_commit)) (void)git_revwalk_hide(walk.get(), &base);
-    git_error_clear();
-    git_oid id{};
-    int rc = 0;
-    while ((rc = git_revwalk_next(&id, walk.get())) == 0) {
+    auto add = [&](const git_oid& id) -> bool {
         ++log.total;
-        if (log.commits.size() >= limit) continue;
+        if (log.commits.size() >= limit) return true;
         git_commit* c_raw = nullptr;
-        if (git_commit_lookup(&c_raw, v, &id) != 0) break;
+        if (git_commit_lookup(&c_raw, v, &id) != 0) return false;
         CommitPtr c(c_raw);
         const git_signature* a = git_commit_author(c.get());
         const char* summary = git_commit_summary(c.get());
         log.commits.push_back({oid_hex(id), summary ? summary : "",
                                a ? fmt::format("{} <{}>", a->name ? a->name : "", a->email ? a->email : "") : "",
                                a ? static_cast<std::int64_t>(a->when.time) : 0});
+        return true;
+    };
+    git_oid base{};
+    const bool has_base = parse_oid(base, base_commit);
+    {
+        git_revwalk* raw = nullptr;
+        if (git_revwalk_new(&raw, v) != 0) return make_error(fmt::format("libgit2: {}", git_message()));
+        WalkPtr walk(raw);
+        git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+        if (git_revwalk_push(walk.get(), git_commit_id(head->get())) != 0)
+            return make_error(fmt::format("cannot walk the session's branch: {}", git_message()));
+        if (has_base) (void)git_revwalk_hide(walk.get(), &base);
+        git_error_clear();
+        git_oid id{};
+        int rc = 0;
+        while ((rc = git_revwalk_next(&id, walk.get())) == 0)
+            if (!add(id)) break;
+        if (rc == GIT_ITEROVER || rc == 0) return log;
     }
-    if (rc != GIT_ITEROVER && rc != 0)
-        return make_error(fmt::format("cannot walk the session's branch {}: {}", p.branch, git_message()));
+    // The walk met a missing parent (a shallow repository: libgit2 1.5 does not know shallow
+    // clones). Newest first by commit time, down to the base or the shallow boundary.
+    log = BranchLog{*tip, {}, 0};
+    std::vector<std::pair<std::int64_t, git_oid>> found;
+    std::vector<git_oid> todo = {*git_commit_id(head->get())};
+    std::set<std::string> seen;
+    while (!todo.empty() && found.size() < 100000) {
+        git_oid id = todo.back();
+        todo.pop_back();
+        if ((has_base && git_oid_equal(&id, &base)) || !seen.insert(oid_hex(id)).second) continue;
+        git_commit* raw = nullptr;
+        if (git_commit_lookup(&raw, v, &id) != 0) continue;
+        CommitPtr c(raw);
+        found.emplace_back(git_commit_time(c.get()), id);
+        for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i) todo.push_back(*git_commit_parent_id(c.get(), i));
+    }
+    git_error_clear();
+    std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (const auto& [when, id] : found)
+        if (!add(id)) break;
     return log;
 }
 

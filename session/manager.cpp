@@ -377,8 +377,9 @@ Status SessionManager::remove(const std::string& name, bool force, bool remove_b
                                           "with --force",
                                           name, s->worktree, s->branch));
     }
-    // The branch stays (unless asked): first bring the session's last commits into it.
-    if (own_repo && !remove_branch) {
+    // First bring the session's last commits into the branch (which stays unless asked; a
+    // check for unmerged work then sees all of it).
+    if (own_repo) {
         auto synced = [&] {
             SyncLock held(sync_lock_file(settings_, name));
             return sync_session_branch(paths, false);

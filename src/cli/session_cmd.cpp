@@ -451,6 +451,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         auto endpoint = docker::endpoint_from_env();
         if (!endpoint) throw CommandError(endpoint.error().message);
         (void)docker::make_docker_backend(*endpoint)->wait(*watch_id);
+        if (!fs::exists(ctx.paths().store())) return;  // the home is gone: nothing to bring, nothing to make
         auto w = open_world(ctx);
         if (auto r = w.manager->sync(*watch_name, false); !r) throw CommandError(r.error().message);
     });

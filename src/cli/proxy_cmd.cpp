@@ -33,13 +33,14 @@ std::string timestamp() {
 
 // airlock proxy run: the server in the foreground. With --ready-fd, writes "ready\n" to that
 // descriptor once listening (how `proxy start` knows it may return).
-void run_proxy(Context& ctx, int ready_fd, std::uint16_t port) {
+void run_proxy(Context& ctx, int ready_fd, std::uint16_t port, const std::vector<std::string>& unix_listen) {
     const auto& paths = ctx.paths();
     auto config = load_or_throw(paths);
     proxy::ServerOptions options;
     options.home = paths.home;
     options.config = config;
     options.port_override = port;
+    for (const auto& p : unix_listen) options.unix_listen.emplace_back(p);
     options.control_socket = paths.home / "proxy.sock";
     options.reload_config = [file = paths.config()] { return load_config(file); };
     options.log = [](const std::string& line) { fmt::print(stderr, "{} airlock proxy: {}\n", timestamp(), line); };
@@ -86,10 +87,13 @@ void add_proxy_commands(CLI::App& app, Context& ctx) {
     auto port = std::make_shared<std::uint16_t>(0);
     run->add_option("--ready-fd", *ready_fd, "write 'ready' to this descriptor once listening")->group("");
     run->add_option("--port", *port, "listen on this port instead of [proxy] port");
-    run->callback([&ctx, ready_fd, port] {
+    auto unix_listen = std::make_shared<std::vector<std::string>>();
+    run->add_option("--listen-unix", *unix_listen,
+                    "also listen on this unix socket (mode 0660; a stale socket file is replaced); repeatable");
+    run->callback([&ctx, ready_fd, port, unix_listen] {
         if (auto pid = running_proxy(ctx.paths()))
             throw CommandError(fmt::format("the proxy is already running (pid {}); stop it with 'airlock proxy stop'", *pid));
-        run_proxy(ctx, *ready_fd, *port);
+        run_proxy(ctx, *ready_fd, *port, *unix_listen);
     });
 
     auto* start = proxy_cmd->add_subcommand("start", "start the proxy in the background; returns once it listens");

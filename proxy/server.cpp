@@ -119,71 +119,6 @@ std::string proxy_reply(int status, std::string_view kind, std::string_view mess
 // Bodies up to this size that arrive together with their head are written with it.
 constexpr std::uint64_t coalesce_limit = 16 * 1024;
 
-// What the response head tells about its body.
-enum class ResponseBody { none, length, chunked, until_close };
-
-struct ResponseFraming {
-    ResponseBody body = ResponseBody::none;
-    std::uint64_t length = 0;
-    bool close = false;
-};
-
-ResponseFraming response_framing(const ResponseHead& r, std::string_view request_method) {
-    ResponseFraming f;
-    for (auto v : r.values("Connection"))
-        for (auto t : split_list(v))
-            if (iequals(t, "close")) f.close = true;
-    if (r.version == 10) {
-        bool keep = false;
-        for (auto v : r.values("Connection"))
-            for (auto t : split_list(v))
-                if (iequals(t, "keep-alive")) keep = true;
-        if (!keep) f.close = true;
-    }
-    if (iequals(request_method, "HEAD") || (r.status >= 100 && r.status < 200) || r.status == 204 ||
-        r.status == 304)
-        return f;
-    auto te = r.values("Transfer-Encoding");
-    if (!te.empty()) {
-        std::vector<std::string_view> codings;
-        for (auto v : te)
-            for (auto c : split_list(v)) codings.push_back(c);
-        if (!codings.empty() && iequals(codings.back(), "chunked")) {
-            f.body = ResponseBody::chunked;
-        } else {
-            f.body = ResponseBody::until_close;
-            f.close = true;
-        }
-        return f;
-    }
-    if (auto cl = r.find("Content-Length")) {
-        std::uint64_t n = 0;
-        bool ok = !cl->empty();
-        for (char c : *cl) {
-            if (c < '0' || c > '9' || n > (UINT64_MAX - 9) / 10) { ok = false; break; }
-            n = n * 10 + static_cast<std::uint64_t>(c - '0');
-        }
-        if (ok) {
-            f.body = ResponseBody::length;
-            f.length = n;
-            return f;
-        }
-    }
-    f.body = ResponseBody::until_close;
-    f.close = true;
-    return f;
-}
-
-bool wants_close(const RequestHead& head) {
-    bool close = head.version == 10;
-    for (auto v : head.values("Connection"))
-        for (auto t : split_list(v)) {
-            if (iequals(t, "close")) close = true;
-            if (iequals(t, "keep-alive") && head.version == 10) close = false;
-        }
-    return close;
-}
-
 // Binds and listens on a unix socket at `path` whose file is created with `mode`: the
 // umask is narrowed around bind(), so the socket is never reachable with wider permissions
 // (runs in create(), before any worker thread exists). A stale socket file is replaced; a
@@ -306,6 +241,19 @@ struct Connection {
     bool idle = false;  // waiting for the next request on a keep-alive connection
     asio::any_io_executor executor;
 };
+
+// Who is on the other end, for rate-limiting refusals per source: the IP address of a TCP
+// peer; every unix socket peer is one source ("unix").
+template <class Socket>
+std::string peer_text(Socket& socket) {
+    if constexpr (std::is_same_v<typename Socket::protocol_type, asio::local::stream_protocol>) {
+        return "unix";
+    } else {
+        error_code ec;
+        auto ep = socket.remote_endpoint(ec);
+        return ec ? std::string("unknown") : ep.address().to_string();
+    }
+}
 
 struct Server::Impl {
     ServerOptions opts;
@@ -526,6 +474,7 @@ struct Server::Impl {
             r.path = head->target;
             r.status = 407;
             r.error = "proxy authentication required";
+            r.peer = peer_text(client.socket());  // refusals are rate-limited per source (audit.hpp)
             write_audit(r);
             ++requests;
             co_await send_reply(client, proxy_reply(407, "auth",

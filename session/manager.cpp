@@ -14,6 +14,7 @@
 #include "backends/docker/container_spec.hpp"
 #include "session/names.hpp"
 #include "session/network.hpp"
+#include "session/session_repo.hpp"
 #include "session/worktree.hpp"
 
 namespace airlock::session {
@@ -230,17 +231,22 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     undo.push([this, name] { (void)store_.remove(name); });
 
     progress(fmt::format("worktree {} on branch {}", s.worktree, s.branch));
-    auto wt = add_worktree(repo->root, name, s.worktree, s.branch, s.base_commit);
-    if (!wt) return wt.error();
-    undo.push([this, s] {
-        (void)remove_worktree(s.repo_root, s.name, s.worktree);
+    const auto paths = repo_paths(s);
+    undo.push([dir = paths.git_dir.parent_path()] {
+        std::error_code e;
+        fs::remove(dir, e);  // <sessions>/<name>, once empty
+    });
+    if (auto st = create_session_repo(paths, s.base_commit); !st) return st.error();
+    undo.push([this, s, paths] {
+        (void)remove_session_repo(paths);
         (void)delete_branch(s.repo_root, s.branch);
     });
     std::error_code ec;
-    fs::create_directories(fs::path(s.git_common_dir) / "hooks", ec);
     fs::create_directories(settings_.host.hooks_dir, ec);
 
     HostSettings host = settings_.host;
+    host.session_git_dir = paths.git_dir.string();
+    for (const auto& dir : borrowed_object_dirs(paths.user_git_dir)) host.object_dirs.push_back(dir.string());
     if (s.prompt_mode == PromptMode::stdin_) {
         auto dir = fs::path(settings_.sessions_dir) / name;
         fs::create_directories(dir, ec);
@@ -248,7 +254,8 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
         std::ofstream(host.prompt_file, std::ios::binary) << s.prompt;
         undo.push([dir] {
             std::error_code e;
-            fs::remove_all(dir, e);
+            fs::remove(dir / "prompt", e);
+            fs::remove(dir, e);  // the session's repository in there goes with its own undo
         });
     }
 
@@ -292,13 +299,17 @@ Result<SessionManager::Refreshed> SessionManager::refresh(const std::string& nam
 
     HostSettings host = settings_.host;
     if (s->prompt_mode == PromptMode::stdin_) host.prompt_file = (fs::path(settings_.sessions_dir) / name / "prompt").string();
+    const auto paths = repo_paths(*s);
+    // A session made by an older airlock (a linked worktree of the user's repository) gets its
+    // own repository now, keeping its work.
+    if (auto st = adopt_linked_worktree(paths, s->base_commit); !st) return st.error();
+    host.session_git_dir = paths.git_dir.string();
+    for (const auto& dir : borrowed_object_dirs(paths.user_git_dir)) host.object_dirs.push_back(dir.string());
     auto token = clients_.rotate(name);
     if (!token) token = clients_.add(name, s->credentials, name);  // the client was lost: make it again
     if (!token) return token.error();
     auto spec = build_container_spec(*s, host, *token);
     if (!spec) return spec.error();
-    std::error_code ec;
-    fs::create_directories(fs::path(s->git_common_dir) / "hooks", ec);
     if (auto st = backend_.create_volume(s->home_volume, {{kSessionLabel, name}, {kHomeLabel, settings_.home}}); !st)
         return st.error();
 
@@ -335,12 +346,28 @@ Result<SessionManager::Refreshed> SessionManager::refresh(const std::string& nam
 Status SessionManager::remove(const std::string& name, bool force, bool remove_branch) {
     auto s = get(name);
     if (!s) return s.error();
+    const auto paths = repo_paths(*s);
+    const bool own_repo = fs::exists(paths.git_dir);
     if (!force && fs::exists(s->worktree)) {
-        auto dirty = has_uncommitted_changes(s->worktree);
+        auto dirty = own_repo ? session_has_uncommitted_changes(paths) : has_uncommitted_changes(s->worktree);
         if (dirty && *dirty)
             return make_error(fmt::format("session '{}' has uncommitted changes in {}; commit them on {} or delete "
                                           "with --force",
                                           name, s->worktree, s->branch));
+    }
+    // The branch stays (unless asked): first bring the session's last commits into it.
+    if (own_repo && !remove_branch) {
+        auto synced = sync_session_branch(paths, false);
+        if (!force && !synced)
+            return make_error(fmt::format("session '{}': its commits could not be brought into {} ({}); delete with "
+                                          "--force to lose them",
+                                          name, s->branch, synced.error().message));
+        if (!force && synced && !moves_branch(synced->action) && synced->action != SyncAction::up_to_date &&
+            synced->action != SyncAction::refuse_no_branch)
+            return make_error(fmt::format("session '{}' has commits that are not on {} in your repository ({}); run "
+                                          "'airlock sync {} --force' (or 'airlock diff {}' to look first), or delete "
+                                          "with --force to lose them",
+                                          name, s->branch, to_string(synced->action), name, name));
     }
     (void)store_.set_status(name, SessionStatus::deleting);
     return teardown(*s, remove_branch, false);
@@ -357,7 +384,7 @@ Status SessionManager::teardown(const Session& s, bool remove_branch, bool best_
         if (auto c = backend_.inspect(ref); c && *c)
             if (auto st = step(backend_.remove((*c)->id, true)); !st) return st;
     if (!s.repo_root.empty()) {
-        if (auto st = step(remove_worktree(s.repo_root, s.name, s.worktree)); !st) return st;
+        if (auto st = step(remove_session_repo(repo_paths(s))); !st) return st;
         if (remove_branch)
             if (auto st = step(delete_branch(s.repo_root, s.branch)); !st) return st;
     }
@@ -380,7 +407,31 @@ Status SessionManager::stop(const std::string& name) {
     auto s = get(name);
     if (!s) return s.error();
     if (auto st = backend_.stop(s->container_id, 10); !st) return st.error();
-    return store_.set_status(name, SessionStatus::stopped);
+    if (auto st = store_.set_status(name, SessionStatus::stopped); !st) return st;
+    (void)sync_session_branch(repo_paths(*s), false);  // what it could not bring, sync and list report
+    return {};
+}
+
+SessionRepoPaths SessionManager::repo_paths(const Session& s) const {
+    SessionRepoPaths p;
+    p.name = s.name;
+    p.branch = s.branch;
+    p.user_git_dir = s.git_common_dir;
+    p.git_dir = fs::path(settings_.sessions_dir) / s.name / "git";
+    p.worktree = s.worktree;
+    return p;
+}
+
+Result<SyncResult> SessionManager::sync(const std::string& name, bool force) {
+    auto s = get(name);
+    if (!s) return s.error();
+    if (s->status == SessionStatus::creating || s->status == SessionStatus::deleting)
+        return make_error(fmt::format("session '{}' is being {}; try again when that is done", name,
+                                      s->status == SessionStatus::creating ? "created" : "deleted"));
+    const auto paths = repo_paths(*s);
+    if (!fs::exists(paths.git_dir) && fs::exists(fs::path(s->git_common_dir) / "worktrees" / name))
+        return SyncResult{SyncAction::up_to_date, "", ""};  // an older airlock's linked worktree commits in place
+    return sync_session_branch(paths, force);
 }
 
 Result<std::vector<SessionView>> SessionManager::list() {
@@ -406,6 +457,21 @@ Result<std::vector<SessionView>> SessionManager::list() {
         } else {
             v.state = it->second->status;
             if (v.state == "exited") v.state = fmt::format("exited ({})", it->second->exit_code);
+        }
+        if (s.status != SessionStatus::creating && s.status != SessionStatus::deleting) {
+            const auto paths = repo_paths(s);
+            if (fs::exists(paths.git_dir)) {
+                auto synced = sync_session_branch(paths, false);
+                if (!synced) v.branch_note = synced.error().message;
+                else if (synced->action == SyncAction::refuse_diverged)
+                    v.branch_note = fmt::format("{} has moved in your repository; the session's commits were not "
+                                                "brought across: 'airlock sync {} --force' replaces it",
+                                                s.branch, s.name);
+                else if (synced->action == SyncAction::refuse_checked_out)
+                    v.branch_note = fmt::format("{} is checked out in your repository; switch away from it, then "
+                                                "'airlock sync {}'",
+                                                s.branch, s.name);
+            }
         }
         v.session = std::move(s);
         out.push_back(std::move(v));

@@ -15,6 +15,7 @@
 #include "airlock/settings.hpp"
 #include "backends/backend.hpp"
 #include "session/container.hpp"
+#include "session/session_repo.hpp"
 #include "session/session.hpp"
 #include "session/store.hpp"
 
@@ -63,6 +64,7 @@ using Progress = std::function<void(const std::string& line)>;
 struct SessionView {
     Session session;
     std::string state;  // engine state (running, exited, ...) or "lost" / "creating"
+    std::string branch_note;  // "" or why the branch was not brought across (see sync)
 };
 
 class SessionManager {
@@ -78,15 +80,24 @@ public:
     };
     Result<Refreshed> refresh(const std::string& name, const Progress& progress);
 
-    // Removes container, worktree, home volume and proxy client (and the branch with
-    // delete_branch). Refuses uncommitted changes unless force.
+    // Removes container, worktree, the session's repository, home volume and proxy client
+    // (and the branch with delete_branch). Brings the branch across first. Refuses
+    // uncommitted changes, and commits that could not be brought across, unless force.
     Status remove(const std::string& name, bool force, bool delete_branch);
 
     Status start(const std::string& name);
-    Status stop(const std::string& name);
+    Status stop(const std::string& name);  // and brings the branch across (best effort)
+
+    // Brings the session's branch into the user's repository as airlock/<name> now
+    // (session_repo.hpp: fast-forward only unless force).
+    Result<SyncResult> sync(const std::string& name, bool force);
+
+    // Where the session's own repository and work tree are.
+    SessionRepoPaths repo_paths(const Session& s) const;
 
     // Sessions with the state the engine reports now; rows whose container is gone show as
-    // "lost" (and are marked so in the store, all in one transaction).
+    // "lost" (and are marked so in the store, all in one transaction). Brings each session's
+    // branch across (best effort; branch_note says what stopped it).
     Result<std::vector<SessionView>> list();
     Result<SessionView> show(const std::string& name);
 

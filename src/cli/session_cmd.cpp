@@ -1,4 +1,4 @@
-// airlock create | list | show | logs | stop | start | refresh | delete | clean-cache | doctor
+// airlock create | list | show | logs | stop | start | sync | diff | refresh | delete | clean-cache | doctor
 
 #include <CLI/CLI.hpp>
 #include <boost/json/serialize.hpp>
@@ -217,6 +217,7 @@ boost::json::object to_json(const session::SessionView& v) {
     o["created_at"] = s.created_at;
     o["updated_at"] = s.updated_at;
     o["last_error"] = s.last_error;
+    o["branch_note"] = v.branch_note;
     return o;
 }
 
@@ -235,6 +236,16 @@ bool socket_answers(const fs::path& path) {
     ::close(fd);
     return ok;
 }
+
+// The session branch's commits since its base, as show prints them (newest first).
+boost::json::array commits_json(const session::BranchLog& log) {
+    boost::json::array a;
+    for (const auto& c : log.commits)
+        a.emplace_back(boost::json::object{{"id", c.id}, {"summary", c.summary}, {"author", c.author}, {"time", c.time}});
+    return a;
+}
+
+constexpr std::size_t kShowCommits = 50;
 
 // Is something listening at addr:port? (What a container reaches as host.docker.internal.)
 bool reachable(const std::string& addr, std::uint16_t port) {
@@ -342,6 +353,9 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         fmt::print("  container: {} ({})\n", session::container_name(s->name), s->image);
         fmt::print("  network:   {}\n", session::describe_network(s->network));
         fmt::print("attach with 'airlock attach {}', logs with 'airlock logs {} -f'\n", s->name, s->name);
+        fmt::print("review with 'airlock diff {}' or 'airlock show {}' (not plain git in the worktree); "
+                   "'airlock sync {}' brings its commits to {} in your repository\n",
+                   s->name, s->name, s->name, s->branch);
     });
 
     // ---- list / show ----
@@ -352,16 +366,23 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         auto w = open_world(ctx);
         auto views = w.manager->list();
         if (!views) throw CommandError(views.error().message);
+        // Sessions without the proxy have no API access: say so, on stderr with --json.
+        const auto proxy_down = proxy_down_note(ctx.paths());
         if (*list_json) {
             boost::json::array a;
             for (const auto& v : *views) a.emplace_back(to_json(v));
             fmt::print("{}\n", boost::json::serialize(a));
+            if (!proxy_down.empty()) fmt::print(stderr, "{}\n", proxy_down);
             return;
         }
         fmt::print("{:<28} {:<14} {:<34} {:<32} {}\n", "NAME", "STATE", "BRANCH", "IMAGE", "NETWORK");
         for (const auto& v : *views)
             fmt::print("{:<28} {:<14} {:<34} {:<32} {}\n", v.session.name, v.state, v.session.branch, v.session.image,
                        session::network_column(v.session.network));
+        for (const auto& v : *views)
+            if (!v.branch_note.empty())
+                fmt::print(stderr, "note: {}: {}\n", v.session.name, session::terminal_safe(v.branch_note));
+        if (!proxy_down.empty()) fmt::print("{}\n", proxy_down);
     });
 
     auto show_name = opt<std::string>();
@@ -374,12 +395,30 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         auto v = w.manager->show(*show_name);
         if (!v) throw CommandError(v.error().message);
         auto o2 = to_json(*v);
+        const auto proxy_down = proxy_down_note(ctx.paths());
+        o2["proxy"] = proxy_down.empty() ? "running" : "down";
+        auto log = session::session_log(w.manager->repo_paths(v->session), v->session.base_commit, kShowCommits);
         if (*show_json) {
+            o2["commits"] = log ? commits_json(*log) : boost::json::array{};
+            o2["commit_count"] = log ? log->total : 0;
             fmt::print("{}\n", boost::json::serialize(o2));
+            if (!proxy_down.empty()) fmt::print(stderr, "{}\n", proxy_down);
             return;
         }
         for (const auto& [k, val] : o2)
-            fmt::print("{:<14} {}\n", std::string(k) + ":", val.is_string() ? std::string(val.as_string()) : boost::json::serialize(val));
+            fmt::print("{:<14} {}\n", std::string(k) + ":",
+                       session::terminal_safe(val.is_string() ? std::string(val.as_string()) : boost::json::serialize(val)));
+        if (!proxy_down.empty()) fmt::print("{}\n", proxy_down);
+        if (!log) {
+            fmt::print("{:<14} {}\n", "commits:", session::terminal_safe(log.error().message));
+            return;
+        }
+        fmt::print("{:<14} {} on {} since {} (see 'airlock diff {}')\n", "commits:", log->total, v->session.branch,
+                   v->session.base_commit.substr(0, 12), v->session.name);
+        for (const auto& c : log->commits)
+            fmt::print("  {} {} ({})\n", c.id.substr(0, 12), session::terminal_safe(c.summary),
+                       session::terminal_safe(c.author));
+        if (log->total > log->commits.size()) fmt::print("  ... and {} more\n", log->total - log->commits.size());
     });
 
     // ---- logs / attach / stop / start ----
@@ -397,6 +436,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
             std::fflush(stream == OutputStream::stderr_stream ? stderr : stdout);
             return true;
         });
+        if (*follow) (void)w.manager->sync(*logs_name, false);  // the container stopped: bring its commits
         if (!st) throw CommandError(st.error().message);
     });
 
@@ -408,6 +448,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         auto s = w.manager->get(*attach_name);
         if (!s) throw CommandError(s.error().message);
         auto code = relay_terminal(*w.backend, s->container_id);
+        (void)w.manager->sync(*attach_name, false);  // the agent may have committed meanwhile
         if (!code) throw CommandError(code.error().message);
     });
 
@@ -429,6 +470,60 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         });
     }
 
+    // ---- sync / diff ----
+    auto sync_name = opt<std::string>();
+    auto sync_force = opt<bool>(false);
+    auto* sync = app.add_subcommand("sync", "bring the session's commits into your repository as branch airlock/<session> now");
+    sync->add_option("session", *sync_name, "session name")->required();
+    sync->add_flag("--force", *sync_force, "replace airlock/<session> even when it is not an ancestor of the session's branch");
+    sync->callback([&ctx, sync_name, sync_force] {
+        auto w = open_world(ctx);
+        auto s = w.manager->get(*sync_name);
+        if (!s) throw CommandError(s.error().message);
+        auto r = w.manager->sync(*sync_name, *sync_force);
+        if (!r) throw CommandError(r.error().message);
+        auto short_tip = [](const std::string& id) { return id.empty() ? std::string("(none)") : id.substr(0, 12); };
+        switch (r->action) {
+            case session::SyncAction::up_to_date:
+                fmt::print("{} is up to date ({})\n", s->branch, short_tip(r->new_tip));
+                return;
+            case session::SyncAction::create:
+            case session::SyncAction::fast_forward:
+            case session::SyncAction::force_update:
+                fmt::print("{}: {} -> {} ({})\n", s->branch, short_tip(r->old_tip), short_tip(r->new_tip),
+                           session::to_string(r->action));
+                return;
+            case session::SyncAction::refuse_diverged:
+                throw CommandError(fmt::format(
+                    "{} in your repository ({}) is not an ancestor of the session's branch ({}); nothing moved. Look "
+                    "with 'airlock diff {}', then 'airlock sync {} --force' to replace it",
+                    s->branch, short_tip(r->old_tip), short_tip(r->new_tip), *sync_name, *sync_name));
+            case session::SyncAction::refuse_checked_out:
+                throw CommandError(fmt::format("{} is checked out in your repository; switch to another branch, then "
+                                               "run 'airlock sync {}' again",
+                                               s->branch, *sync_name));
+            case session::SyncAction::refuse_no_branch:
+                throw CommandError(fmt::format("the session's repository has no branch {} (the agent deleted it); "
+                                               "nothing to bring across",
+                                               s->branch));
+        }
+    });
+
+    auto diff_name = opt<std::string>();
+    auto diff_worktree = opt<bool>(false);
+    auto* diff = app.add_subcommand("diff", "the session's work against its base, read safely (libgit2; nothing the agent wrote runs)");
+    diff->add_option("session", *diff_name, "session name")->required();
+    diff->add_flag("--worktree", *diff_worktree, "include uncommitted changes (the work tree against the base)");
+    diff->callback([&ctx, diff_name, diff_worktree] {
+        auto w = open_world(ctx);
+        auto s = w.manager->get(*diff_name);
+        if (!s) throw CommandError(s.error().message);
+        auto patch = session::session_diff(w.manager->repo_paths(*s), s->base_commit, *diff_worktree);
+        if (!patch) throw CommandError(patch.error().message);
+        auto text = session::terminal_safe(*patch);
+        std::fwrite(text.data(), 1, text.size(), stdout);
+    });
+
     // ---- refresh / delete ----
     auto refresh_name = opt<std::string>();
     auto* refresh = app.add_subcommand("refresh", "re-pull the image and recreate the container; keep worktree and home");
@@ -448,7 +543,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
     auto delete_branch = opt<bool>(false);
     auto* del = app.add_subcommand("delete", "remove container, worktree, home volume and proxy client");
     del->add_option("session", *delete_name, "session name")->required();
-    del->add_flag("--force", *force, "even with uncommitted changes in the worktree");
+    del->add_flag("--force", *force, "even with uncommitted changes, or commits that cannot be brought into airlock/<session>");
     del->add_flag("--delete-branch", *delete_branch, "also delete the branch airlock/<session>");
     del->callback([&ctx, delete_name, force, delete_branch] {
         auto w = open_world(ctx);
@@ -540,9 +635,13 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         else good("CA " + (*authority)->info().cert_path.string() + " (key 0600)");
         auto pid = running_proxy(paths);
         if (!pid) {
-            bad("the proxy is not running", "airlock proxy start");
+            bad(proxy_down_note(paths), "airlock proxy start (see " + paths.proxy_log().string() + ")");
         } else {
-            good(fmt::format("proxy running (pid {})", *pid));
+            auto supervisor = running_supervisor(paths);
+            good(supervisor ? fmt::format("proxy running (pid {}, supervisor pid {})", *pid, *supervisor)
+                            : fmt::format("proxy running (pid {}, no supervisor: it will not come back by itself "
+                                          "if it dies; 'airlock proxy stop && airlock proxy start' adds one)",
+                                          *pid));
             if (backend) {
                 auto gateways = backend->bridge_gateways();
                 if (!gateways || gateways->empty()) {

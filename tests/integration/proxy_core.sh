@@ -126,7 +126,42 @@ mode=$(stat -c %a "$AIRLOCK_HOME/proxy.sock" 2>/dev/null || echo missing)
 [ "$mode" = 600 ] && ok "the control socket is mode 0600" || not_ok "the control socket is mode 0600 (got $mode)"
 stop_proxy threads-default
 
-# ---- 2. unix socket listeners -------------------------------------------------------------------
+# ---- 2. a reload revokes what open tunnels carry ----------------------------------------------
+# One tunnel, one request, then a reload that takes alpha.test out of its rule: the next
+# request on the same open tunnel must not carry alpha's credential (the far side's log says).
+across() {  # across HOST CMD: JSON {first, second} statuses and bodies of two requests on one tunnel
+  python3 - "$here" "$proxy_port" "$ca" "${clients[1]}" "$1" "$2" <<'PY'
+import json, subprocess, sys
+sys.path.insert(0, sys.argv[1])
+import routing
+class A: unix = None; proxy = "127.0.0.1:" + sys.argv[2]; ca = sys.argv[3]
+t = routing.Tunnel(A, sys.argv[4], sys.argv[5])
+out = {}
+st, _, body = t.request("/echo/first")
+out["first"] = {"status": st, "body": body.decode()}
+subprocess.run(sys.argv[6], shell=True, check=True)
+try:
+    st, _, body = t.request("/echo/second")
+    out["second"] = {"status": st, "body": body.decode()}
+except Exception as e:
+    out["second"] = {"status": None, "error": str(e)}
+print(json.dumps(out))
+PY
+}
+start_proxy revoke
+: >"$tmp/alpha.test.log"
+sed -i 's/^hosts = \["alpha.test"\]$/hosts = ["alpha-elsewhere.test"]/' "$AIRLOCK_HOME/config.toml"
+if across alpha.test "'$bin' proxy reload >'$logs/reload-revoke.out' 2>'$logs/reload-revoke.err' && sleep 1" >"$tmp/out/revoke.json" 2>"$tmp/out/revoke.err"; then
+  if python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); sys.exit(0 if e["first"]["status"] == 200 and e["second"]["status"] == 421 else 1)' "$tmp/out/revoke.json" \
+     && [ "$(grep -cF -- "$ALPHA_SECRET" "$tmp/alpha.test.log")" = 1 ] && ! grep -q '/echo/second' "$tmp/alpha.test.log"; then
+    ok "after a reload takes a host out of its rule, an open tunnel's next request gets 421 and never reaches the upstream with the credential"
+  else not_ok "reload revokes an open tunnel: $(head -c 600 "$tmp/out/revoke.json"); upstream saw: $(cut -c1-200 "$tmp/alpha.test.log")"; fi
+else not_ok "reload revokes an open tunnel: $(tail -3 "$tmp/out/revoke.err")"; fi
+write_config ""
+al reload-back proxy reload >/dev/null
+stop_proxy revoke
+
+# ---- 3. unix socket listeners -------------------------------------------------------------------
 sock=$tmp/listen.sock
 python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$sock"  # a stale socket file
 "$bin" proxy run --port "$proxy_port" --listen-unix "$sock" >"$logs/run-unix.out" 2>"$logs/run-unix.err" &

@@ -381,4 +381,18 @@ json_check "confined: the refreshed container is confined too" "$tmp/inspect-ref
   "e[0]['HostConfig']['NetworkMode'] == 'none' and e[0]['Config']['Cmd'][0] == '/run/airlock/relay'"
 through_proxy confined "$s" "after refresh"
 
+# ==== a home whose socket path cannot be a Unix socket address ==================================
+long_home=$tmp/$(printf 'h%.0s' $(seq 100))
+mkdir -p "$long_home"
+cp "$AIRLOCK_HOME/config.toml" "$long_home/config.toml"
+set +e
+AIRLOCK_HOME=$long_home "$bin" create --agent shell --name "$run-long" --repo "$repo" --prompt true >"$logs/long.out" 2>"$logs/long.err"
+rc=$?
+set -e
+if [ "$rc" -ne 0 ] && grep -q "longer than a Unix socket allows" "$logs/long.err" && grep -q -- "--network open" "$logs/long.err" \
+    && [ "$(grep -c '^airlock: error: ' "$logs/long.err")" -eq 1 ] && [ -z "$(docker ps -aq --filter "label=dev.airlock.home=$long_home")" ] \
+    && [ ! -e "$long_home/worktrees/$run-long" ]; then
+  ok "confined with a home too long for a socket path: one clear line naming the fix, nothing made"
+else not_ok "a home too long for the socket path (exit $rc): $(short "$(cat "$logs/long.err")")"; fi
+
 finish

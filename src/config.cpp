@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include "backends/docker/container_spec.hpp"
+#include "session/network.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -972,7 +973,8 @@ std::string render_config(const Config& config) {
     line(fmt::format("cpus = {}{}", quote(d.cpus), d.cpus.empty() ? "  # no limit" : ""));
     line(fmt::format("memory = {}{}", quote(d.memory), d.memory.empty() ? "  # no limit" : ""));
     line(fmt::format("pids_limit = {}", d.pids_limit));
-    line(fmt::format("network = {}", quote(d.network)));
+    line(fmt::format("network = {}{}", quote(d.network),
+                     session::is_confined(d.network) ? "  # the proxy only" : "  # " + session::network_column(d.network)));
     line(fmt::format("read_only_rootfs = {}", d.read_only_rootfs));
     line(fmt::format("max_containers = {}", d.max_containers));
     line("");

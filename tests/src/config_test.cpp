@@ -611,3 +611,12 @@ TEST_CASE("config: enum names") {
     CHECK(to_string(PromptMode::stdin_) == "stdin");
     CHECK(parse_prompt_mode("none") == PromptMode::none);
 }
+
+TEST_CASE("config: render_config says whether the network confines") {
+    airlock::Config c;
+    CHECK(airlock::render_config(c).find("network = \"confined\"  # the proxy only\n") != std::string::npos);
+    c.docker.network = "open";
+    CHECK(airlock::render_config(c).find("network = \"open\"  # open (unconfined)\n") != std::string::npos);
+    c.docker.network = "none";
+    CHECK(airlock::render_config(c).find("network = \"none\"  # none (no network)\n") != std::string::npos);
+}

@@ -15,7 +15,9 @@ What is measured (wall time, time.perf_counter around subprocess.run; medians in
            the container airlock builds (session/container.cpp + the docker backend's
            to_create_request: same image, command, env, labels, user, workdir, tty/stdin,
            init, mounts, extra host, network, cpu/memory/pids limits, cap-drop ALL,
-           no-new-privileges) + `docker start`.
+           no-new-privileges) + `docker start`.  The session is confined (the default:
+           network mode none, airlock-relay and the proxy's socket directory mounted, the
+           relay running the agent), and so are the raw containers.
            raw (Engine API): the same git command + POST /containers/create (the same JSON
            body airlock sends) + POST /containers/{id}/start with
            `curl --unix-socket`; the docker CLI alone costs tens of ms per call.
@@ -59,6 +61,7 @@ PROMPT = "sleep 3600"
 CPUS = "2"
 MEMORY = "4g"
 PIDS_LIMIT = 1024
+NETWORK = "confined"  # the default; session/network.hpp
 STOP_TIMEOUT = 10  # manager.cpp: backend_.stop(s->container_id, 10) in refresh
 API_VERSION = "1.41"  # engine_client.cpp negotiates min(engine, 1.41)
 DEFAULT_CACHES = [  # docs/configuration.md, [[cache]] defaults
@@ -141,7 +144,7 @@ class _Bench:
         cache_toml = "".join(f'\n[[cache]]\nname = "{n}"\ntarget = "{t}"\n' for n, t in self.caches)
         with open(os.path.join(self.home, "config.toml"), "w") as f:
             f.write(f'[docker]\nimage = "{IMAGE}"\npull_policy = "never"\ncpus = "{CPUS}"\n'
-                    f'memory = "{MEMORY}"\npids_limit = {PIDS_LIMIT}\nnetwork = "bridge"\n\n'
+                    f'memory = "{MEMORY}"\npids_limit = {PIDS_LIMIT}\nnetwork = "{NETWORK}"\n\n'
                     f'[proxy]\nport = {self.port}\n{cache_toml}')
         _run(["git", "init", "-q", self.repo])
         with open(os.path.join(self.repo, "README.md"), "w") as f:
@@ -163,6 +166,14 @@ class _Bench:
         self.ca = os.path.join(self.home, "ca", "ca.pem")
         self.bundle = os.path.join(self.home, "ca", "ca-bundle.pem")
         self.hooks = os.path.join(self.home, "hooks")
+        self.run_dir = os.path.join(self.home, "run")
+        # src/paths.cpp relay_candidates: beside airlock, ../libexec/airlock/, ../relay/ (build tree)
+        d = os.path.dirname(self.bin)
+        self.relay = next((c for c in (os.path.join(d, "airlock-relay"), os.path.join(d, "..", "libexec", "airlock", "airlock-relay"),
+                                       os.path.join(d, "..", "relay", "airlock-relay")) if os.path.isfile(c)), None)
+        if self.relay is None:
+            raise BenchError(f"airlock-relay not found beside {self.bin}")
+        self.relay = os.path.realpath(self.relay)
 
     def airlock(self, args, check=True):
         return _run([self.bin] + args, env=self.env, cwd=self.base, check=check)
@@ -172,7 +183,7 @@ class _Bench:
         """session/container.cpp build_container_spec, for an arg-prompt agent, no extra env,
         no credential rules, read_only false."""
         token = secrets.token_urlsafe(32)  # airlock's tokens: 43 url-safe characters
-        proxy = f"http://{session}:{token}@host.docker.internal:{self.port}"
+        proxy = f"http://{session}:{token}@127.0.0.1:{self.port}"  # the relay in the container
         env = [f"{k}={proxy}" for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")]
         env += ["NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1"]
         env += [f"{k}=/etc/airlock/ca-bundle.pem"
@@ -193,8 +204,10 @@ class _Bench:
                   ("bind", self.hooks, "/etc/airlock/hooks", True),
                   ("volume", home_volume, "/home/agent", False)]
         mounts += [("volume", f"airlock-cache-{n}", t, False) for n, t in self.caches]
+        mounts += [("bind", self.relay, "/run/airlock/relay", True), ("bind", self.run_dir, "/run/airlock/proxy", True)]
+        relay = ["/run/airlock/relay", "exec", "--port", str(self.port), "--socket", "/run/airlock/proxy/proxy.sock", "--"]
         return {"labels": {"dev.airlock.session": session, "dev.airlock.home": self.raw_home_label},
-                "env": env, "mounts": mounts, "cmd": AGENT_COMMAND + [PROMPT]}
+                "env": env, "mounts": mounts, "cmd": relay + AGENT_COMMAND + [PROMPT]}
 
     def cli_create_argv(self, name, spec):
         argv = ["docker", "create", "--name", name]
@@ -205,7 +218,7 @@ class _Bench:
             argv += ["--mount", f"type={kind},source={src},target={dst}" + (",readonly" if ro else "")]
         for e in spec["env"]:
             argv += ["-e", e]
-        argv += ["--add-host", "host.docker.internal:host-gateway", "--network", "bridge",
+        argv += ["--network", "none",
                  "--cpus", CPUS, "--memory", MEMORY, "--pids-limit", str(PIDS_LIMIT),
                  "--cap-drop", "ALL", "--security-opt", "no-new-privileges", IMAGE]
         return argv + spec["cmd"]
@@ -218,7 +231,7 @@ class _Bench:
             "StdinOnce": False, "AttachStdin": True, "AttachStdout": True, "AttachStderr": True,
             "HostConfig": {
                 "Mounts": [{"Type": k, "Source": s, "Target": t, "ReadOnly": ro} for k, s, t, ro in spec["mounts"]],
-                "ExtraHosts": ["host.docker.internal:host-gateway"], "NetworkMode": "bridge",
+                "ExtraHosts": [], "NetworkMode": "none",
                 "NanoCpus": int(round(float(CPUS) * 1e9)), "Memory": 4 << 30, "PidsLimit": PIDS_LIMIT,
                 "ReadonlyRootfs": False, "Init": True, "CapDrop": ["ALL"],
                 "SecurityOpt": ["no-new-privileges"]}})
@@ -355,7 +368,7 @@ class _Bench:
             rows.append((name, self.repo, self.git_dir, "", os.path.join(self.home, "worktrees", name),
                          f"airlock/{name}", self.head, "docker", IMAGE, self.image_id, "shell",
                          json.dumps(AGENT_COMMAND, separators=(",", ":")), "arg", PROMPT, CPUS, MEMORY,
-                         PIDS_LIMIT, "never", "bridge", 0, "[]", "[]", secrets.token_hex(32),
+                         PIDS_LIMIT, "never", NETWORK, 0, "[]", "[]", secrets.token_hex(32),
                          f"airlock-home-{name}", "running", ts, ts, ""))
         self.fake_rows = True
         with db:

@@ -14,6 +14,7 @@
 
 #include "backends/docker/container_spec.hpp"
 #include "session/names.hpp"
+#include "session/network.hpp"
 #include "session/session_repo.hpp"
 #include "session/worktree.hpp"
 
@@ -193,6 +194,10 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
         if (auto c = docker::parse_cpus(r.cpus); !c) return c.error();
     if (!r.memory.empty())
         if (auto m = docker::parse_memory(r.memory); !m) return m.error();
+    if (auto st = validate_network(r.network); !st) return st.error();
+    if (is_confined(r.network) && settings_.host.relay_binary.empty())
+        return make_error("airlock-relay was not found next to the airlock binary (or in ../libexec/airlock/), so a "
+                          "confined session cannot reach the proxy; reinstall airlock, or choose --network open");
     if (r.agent_definition.command.empty())
         return make_error(fmt::format("agent '{}' has an empty command; fix [agent.{}] in config.toml", r.agent, r.agent));
     for (const auto& e : r.extra_env)

@@ -60,6 +60,13 @@ void run_proxy(Context& ctx, int ready_fd, std::uint16_t port, const std::string
     options.config = *config;
     options.port_override = port;
     for (const auto& p : unix_listen) options.unix_listen.emplace_back(p);
+    // Confined sessions reach the proxy only here (their containers mount run/, 0700).
+    if (auto fits = check_socket_path(paths.proxy_socket()); !fits) {
+        log("confined sessions cannot reach this proxy: " + fits.error().message);
+    } else {
+        if (auto st = ensure_run_dir(paths); !st) throw CommandError(st.error().message);
+        options.unix_listen.push_back(paths.proxy_socket());
+    }
     options.control_socket = paths.home / "proxy.sock";
     options.reload_config = [file = paths.config()] { return load_config(file); };
     options.log = log;

@@ -160,6 +160,9 @@ expect "a reload the proxy refuses is an error naming the rule and the fix" 1 \
 if via https://api.anthropic.com/echo "$tmp/out/kept.json" 2>/dev/null && grep -qF "$AIRLOCK_TEST_ANTHROPIC" "$tmp/out/kept.json"; then
   ok "the proxy keeps serving its previous rules after a refused reload"
 else not_ok "previous rules kept after a refused reload"; fi
+expect "proxy reload reports the proxy's refusal, naming the rule" 1 \
+  "did not reload and keeps its previous rules: environment variable ONLY_IN_THIS_SHELL for credential 'shellonly'" \
+  "$bin" proxy reload
 unset ONLY_IN_THIS_SHELL
 run_capture env DOCKER_HOST=unix://$tmp/no-engine.sock "$bin" doctor
 if grep -q "PROBLEM  environment variable ONLY_IN_THIS_SHELL for credential 'shellonly' is not set" <<<"$out" &&

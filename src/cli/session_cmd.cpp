@@ -22,6 +22,7 @@
 #include "backends/docker/docker_backend.hpp"
 #include "ca/ca.hpp"
 #include "cli/command.hpp"
+#include "credential_check.hpp"
 #include "config.hpp"
 #include "proxy/clients.hpp"
 #include "file_lock.hpp"
@@ -635,6 +636,10 @@ void add_session_commands(CLI::App& app, Context& ctx) {
             return;
         }
         good("config " + paths.config().string());
+        for (const auto& c : check_credential_sources(config->credentials, paths)) {
+            if (c.problem.empty()) good(fmt::format("credential '{}' ({})", c.name, c.source));
+            else bad(c.problem, c.fix);
+        }
         auto endpoint = docker::endpoint_from_env();
         std::unique_ptr<Backend> backend;
         if (!endpoint) {

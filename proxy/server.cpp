@@ -645,6 +645,7 @@ struct Server::Impl {
         io::Transfer up, down;
         std::string error_kind;
         std::string error;
+        std::string body_error;  // the client's body was malformed: answer 400
     };
 
     template <class From, class To>
@@ -654,8 +655,11 @@ struct Server::Impl {
         if (v.body == FramingVerdict::Body::content_length)
             ec = co_await io::relay_length(from, buf, to, v.content_length, deadlines.body_idle, x.up);
         else if (v.body == FramingVerdict::Body::chunked)
-            ec = co_await io::relay_chunked(from, buf, to, deadlines.body_idle, x.up);
+            ec = co_await io::relay_chunked(from, buf, to, deadlines.body_idle, x.up, &x.body_error);
         if (ec) x.close = true;
+        // The upstream holds an incomplete request: close it, so its answer is not awaited
+        // (whether or not receive_response has started reading) and it is never reused.
+        if (!x.body_error.empty()) beast::get_lowest_layer(to).close();
         co_return ec;
     }
 
@@ -680,9 +684,15 @@ struct Server::Impl {
                 x.error = fmt::format("upstream sent a malformed response: {}", response.error().message);
                 co_return error_code(beast::http::error::bad_value);
             }
+            auto f = response_framing(*response, request.method);
+            if (!f.ok) {
+                x.close = true;
+                x.error_kind = "reset";
+                x.error = fmt::format("upstream sent an ambiguous response: {}", f.reason);
+                co_return error_code(beast::http::error::bad_value);
+            }
             x.response_started = true;
             x.status = response->status;
-            auto f = response_framing(*response, request.method);
             // A small body that arrived with its head leaves in the same TLS record.
             if (response->status >= 200 && f.body == ResponseBody::length && f.length <= coalesce_limit &&
                 buf.size() >= len + f.length) {
@@ -714,7 +724,7 @@ struct Server::Impl {
                     bec = co_await io::relay_length(from, buf, to, f.length, deadlines.body_idle, x.down);
                     break;
                 case ResponseBody::chunked:
-                    bec = co_await io::relay_chunked(from, buf, to, deadlines.body_idle, x.down);
+                    bec = co_await io::relay_chunked(from, buf, to, deadlines.body_idle, x.down, &x.error);
                     break;
                 case ResponseBody::until_close:
                     bec = co_await io::relay_to_eof(from, buf, to, deadlines.body_idle, x.down);
@@ -951,15 +961,23 @@ struct Server::Impl {
                 break;
             }
 
-            record.status = x.response_started ? x.status : (x.error_kind == "timeout" ? 504 : 502);
+            if (!x.body_error.empty() && !x.response_started) {
+                x.error_kind = "bad-request";
+                x.error = x.body_error;
+            }
+            record.status = x.response_started ? x.status
+                            : !x.body_error.empty() ? 400 : (x.error_kind == "timeout" ? 504 : 502);
             record.bytes_up = x.up.bytes;
             record.bytes_down = x.down.bytes;
             record.duration_ms = ms_since(t0);
             record.error = x.error;
             write_audit(record);
             if (!x.response_started) {
-                co_await send_reply(client, proxy_reply(record.status, x.error_kind.empty() ? "reset" : x.error_kind,
-                                                        x.error.empty() ? "upstream failed" : x.error));
+                // Built before the co_await: g++ 12 destroys conditional-operator temporaries
+                // of a co_await expression twice.
+                auto reply = proxy_reply(record.status, x.error_kind.empty() ? "reset" : x.error_kind,
+                                         x.error.empty() ? "upstream failed" : x.error);
+                co_await send_reply(client, std::move(reply));
                 break;
             }
             if (x.upgraded) {
@@ -1054,10 +1072,16 @@ struct Server::Impl {
                 co_await (send_body(client, buf, upstream, verdict, x) &&
                           receive_response(upstream, ubuf, client, head, x));
             }
+            if (!x.body_error.empty() && !x.response_started) {
+                x.error_kind = "bad-request";
+                x.error = x.body_error;
+            }
             if (!x.response_started) {
-                int status = x.error_kind == "timeout" ? 504 : 502;
-                co_await send_reply(client, fail(status, x.error_kind.empty() ? "reset" : x.error_kind,
-                                                 x.error.empty() ? "upstream failed" : x.error));
+                int status = !x.body_error.empty() ? 400 : x.error_kind == "timeout" ? 504 : 502;
+                // Built before the co_await (g++ 12 and conditional temporaries, see intercept).
+                auto reply = fail(status, x.error_kind.empty() ? "reset" : x.error_kind,
+                                  x.error.empty() ? "upstream failed" : x.error);
+                co_await send_reply(client, std::move(reply));
                 co_return;
             }
             record.status = x.status;

@@ -119,6 +119,8 @@ TEST_CASE("paths: the layout of the data directory") {
     CHECK(p.proxy_pid() == fs::path("/h/proxy.pid"));
     CHECK(p.proxy_log() == fs::path("/h/proxy.log"));
     CHECK(p.audit_log() == fs::path("/h/audit.jsonl"));
+    CHECK(p.run_dir() == fs::path("/h/run"));
+    CHECK(p.proxy_socket() == fs::path("/h/run/proxy.sock"));
 
     CHECK(*p.in_home("secrets/anthropic", "x") == fs::path("/h/secrets/anthropic"));
     CHECK(*p.in_home("/etc/ssl/ca.pem", "x") == fs::path("/etc/ssl/ca.pem"));
@@ -140,4 +142,22 @@ TEST_CASE("configured_path: ~ is $HOME, relative is the data directory, absolute
     CHECK(unset.error().message ==
           "[proxy] upstream_ca is \"~/corp.pem\" but $HOME is not set to expand \"~\"; give an absolute path");
     CHECK_FALSE(airlock::configured_path("~/x", h, std::string(), "x"));
+}
+
+TEST_CASE("paths: where airlock-relay is looked for") {
+    auto c = airlock::relay_candidates("/usr/local/bin/airlock");
+    REQUIRE(c.size() == 3);
+    CHECK(c[0] == fs::path("/usr/local/bin/airlock-relay"));
+    CHECK(c[1] == fs::path("/usr/local/libexec/airlock/airlock-relay"));
+    CHECK(c[2] == fs::path("/usr/local/relay/airlock-relay"));
+    auto b = airlock::relay_candidates("/w/build/src/airlock");
+    CHECK(b[2] == fs::path("/w/build/relay/airlock-relay"));
+}
+
+TEST_CASE("paths: a socket path must fit sun_path") {
+    CHECK(airlock::check_socket_path("/home/u/.airlock/run/proxy.sock").ok());
+    CHECK(airlock::check_socket_path("/" + std::string(106, 'a')).ok());  // 107 bytes + NUL = 108
+    auto too_long = airlock::check_socket_path("/" + std::string(107, 'a'));
+    REQUIRE_FALSE(too_long.ok());
+    CHECK(too_long.error().message.find("set AIRLOCK_HOME (or --home) to a shorter directory") != std::string::npos);
 }

@@ -448,3 +448,29 @@ Result<std::string> branch_head(const fs::path& repo_root, std::string_view bran
 }
 
 }  // namespace airlock::session
+
+namespace airlock::session {
+
+Result<bool> is_merged(const fs::path& repo_root, std::string_view commit) {
+    auto repo = open_repo(repo_root);
+    if (!repo) return repo.error();
+    git_oid target{};
+    const std::string commit_s(commit);
+    if (git_oid_fromstr(&target, commit_s.c_str()) != 0)
+        return make_error(fmt::format("'{}' is not a commit id", commit_s));
+    git_reference* raw = nullptr;
+    if (git_repository_head(&raw, repo->get()) != 0) return false;  // unborn or detached oddly: not merged
+    RefPtr head(raw);
+    git_object* obj_raw = nullptr;
+    if (git_reference_peel(&obj_raw, head.get(), GIT_OBJECT_COMMIT) != 0) return false;
+    ObjectPtr obj(obj_raw);
+    const git_oid* head_id = git_object_id(obj.get());
+    if (git_oid_equal(head_id, &target)) return true;
+    int rc = git_graph_descendant_of(repo->get(), head_id, &target);
+    if (rc < 0)
+        return make_error(fmt::format("could not compare '{}' with HEAD in {}: {}", commit_s, repo_root.string(),
+                                      git_message()));
+    return rc == 1;
+}
+
+}  // namespace airlock::session

@@ -115,11 +115,11 @@ TEST_CASE("parse_memory") {
         CAPTURE(text);
         auto r = parse_memory(text);
         REQUIRE_FALSE(r.ok());
-        CHECK(r.error().message.find("expected a number with an optional unit k, m or g, e.g. 512m or 4g") !=
+        CHECK(r.error().message.find("expected a number with an optional unit b, k, m, g or t (or kb, mb, gb, tb; powers of 1024, any case), e.g. 512m or 4g") !=
               std::string::npos);
     }
     CHECK(parse_memory("4x").error().message ==
-          "--memory-limit '4x': expected a number with an optional unit k, m or g, e.g. 512m or 4g");
+          "--memory-limit '4x': expected a number with an optional unit b, k, m, g or t (or kb, mb, gb, tb; powers of 1024, any case), e.g. 512m or 4g");
     CHECK(parse_memory("4x", "[docker] memory").error().message.starts_with("[docker] memory '4x': "));
     CHECK(parse_memory("1024k").error().message == "--memory-limit '1024k': below Docker's minimum memory limit of 6m");
     CHECK(parse_memory("123").error().message.find("minimum") != std::string::npos);

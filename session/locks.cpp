@@ -125,8 +125,10 @@ StartLock::~StartLock() {
 }
 
 void crash_point(std::string_view step) {
-    static const char* wanted = std::getenv("AIRLOCK_TEST_KILL_AFTER");
-    if (wanted && step == wanted) ::kill(::getpid(), SIGKILL);
+    static const char* kill_after = std::getenv("AIRLOCK_TEST_KILL_AFTER");
+    static const char* pause_after = std::getenv("AIRLOCK_TEST_PAUSE_AFTER");
+    if (kill_after && step == kill_after) ::kill(::getpid(), SIGKILL);
+    if (pause_after && step == pause_after) ::sleep(8);  // room for a concurrent command in tests
 }
 
 }  // namespace airlock::session

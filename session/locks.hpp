@@ -67,7 +67,8 @@ private:
 };
 
 // Test hook: when the environment variable AIRLOCK_TEST_KILL_AFTER equals `step`, the
-// process sends itself SIGKILL (a crash at a chosen point; see DEVELOPERS.md).
+// process sends itself SIGKILL (a crash at a chosen point); AIRLOCK_TEST_PAUSE_AFTER=step
+// sleeps 8 s there (room for a concurrent command). See DEVELOPERS.md.
 void crash_point(std::string_view step);
 
 }  // namespace airlock::session

@@ -168,12 +168,29 @@ Status SessionManager::ensure_home_volume(const Session& s) {
 
 // The home and cache mount points owned by the uid:gid the container runs as (a fresh
 // volume is root's, or whatever the image's directory was).
-Status SessionManager::prepare_ownership(const std::string& container_id) {
+Status SessionManager::prepare_ownership(const std::string& container_id, const ContainerSpec& spec) {
     auto ids = numeric_user(settings_.host.user);
     if (!ids) return {};
     std::vector<std::string> paths = {kAgentHome};
     for (const auto& c : settings_.host.caches) paths.push_back(c.target);
-    return backend_.set_owner(container_id, paths, ids->first, ids->second);
+    if (!spec.read_only_rootfs) return backend_.set_owner(container_id, paths, ids->first, ids->second);
+    // The engine writes into a read-only root only inside volumes, and the owner of a volume's
+    // root is set from its parent directory: a writable twin (never started) does it.
+    ContainerSpec twin;
+    twin.name = spec.name + "-prep";
+    twin.image = spec.image;
+    twin.cmd = {"/airlock-never-started"};
+    twin.labels = spec.labels;
+    twin.network = "none";
+    for (const auto& m : spec.mounts)
+        if (m.kind == Mount::volume) twin.mounts.push_back(m);
+    if (auto stale = backend_.inspect(twin.name); stale && *stale && belongs_to_home((*stale)->labels, home_id()))
+        (void)backend_.remove((*stale)->id, true);
+    auto id = backend_.create_container(twin);
+    if (!id) return id.error();
+    auto st = backend_.set_owner(*id, paths, ids->first, ids->second);
+    (void)backend_.remove(*id, true);
+    return st;
 }
 
 Status SessionManager::start_counted(const std::string& container_id, const std::string& session,
@@ -319,7 +336,7 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     s.image_id = *state ? (*state)->image_id : "";
     if (auto st = store_.update(s); !st) return st.error();
     crash_point("create:container");
-    if (auto st = prepare_ownership(*id); !st) return st.error();
+    if (auto st = prepare_ownership(*id, *spec); !st) return st.error();
 
     // The last step: the row says running (committed) before the agent can run, and the
     // start is counted against max_containers under the start lock.
@@ -435,7 +452,9 @@ Status SessionManager::finish_refresh(Session s, const Progress& progress) {
         if (auto st = backend_.rename(keep->id, final_name); !st) return st;
     }
     crash_point("refresh:renamed");
-    if (auto st = prepare_ownership(keep->id); !st) return st;
+    HostSettings host = settings_.host;
+    if (auto spec = build_container_spec(s, host, "ownership"); spec)
+        if (auto st = prepare_ownership(keep->id, *spec); !st) return st;
     if (keep->status != "running") {
         if (auto st = start_counted(keep->id, s.name); !st) {
             (void)store_.set_status(s.name, SessionStatus::stopped,
@@ -589,6 +608,8 @@ Result<std::vector<SessionView>> SessionManager::list() {
         auto file = lock_file(s.name);
         bool busy = SessionLock::held(file);
         auto interrupted = busy ? std::nullopt : SessionLock::interrupted(file);
+        if (interrupted == Operation::create && s.status != SessionStatus::creating)
+            interrupted.reset();  // the create had committed its row: nothing to recover
         if (busy) {
             v.state = s.status == SessionStatus::creating   ? "creating"
                       : s.status == SessionStatus::deleting ? "deleting"
@@ -714,6 +735,7 @@ Result<std::vector<SessionManager::Problem>> SessionManager::reconcile(bool fix,
         if (!op) continue;
         if (!fix) {
             if (row == by_name.end()) continue;  // a lock file alone: nothing to report
+            if (*op == Operation::create && row->second->status != SessionStatus::creating) continue;
             problems.push_back({fmt::format("the {} of session {} was interrupted", to_string(*op), name),
                                 "airlock doctor --fix"});
             busy.insert(name);

@@ -54,6 +54,16 @@ std::string git_message() {
     return e && e->message ? e->message : "unknown libgit2 error";
 }
 
+// One shell word: 'text' with every ' as '\'' (for commands we suggest to the user).
+std::string shell_quote(std::string_view text) {
+    std::string out = "'";
+    for (char c : text) {
+        if (c == '\'') out += "'\\''";
+        else out += c;
+    }
+    return out + "'";
+}
+
 // "/repo/.git/" -> "/repo/.git" (libgit2 reports directories with a trailing '/').
 fs::path dir_path(const char* p) {
     std::string s = p ? p : "";
@@ -185,8 +195,8 @@ Result<std::string> resolve_base(const fs::path& repo_root, std::string_view ref
     if (rc != 0) {
         return make_error(fmt::format(
             "--base '{}' is not a branch, tag or commit in {}: {}; check the name with "
-            "'git -C {} rev-parse {}'",
-            spec, repo_root.string(), git_message(), repo_root.string(), spec));
+            "git -C {} rev-parse --verify {}",
+            spec, repo_root.string(), git_message(), shell_quote(repo_root.string()), shell_quote(spec)));
     }
     git_object* peeled_raw = nullptr;
     rc = git_object_peel(&peeled_raw, obj.get(), GIT_OBJECT_COMMIT);

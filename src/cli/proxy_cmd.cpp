@@ -60,19 +60,21 @@ void run_proxy(Context& ctx, int ready_fd, std::uint16_t port) {
     fmt::print(stderr, "{} airlock proxy: stopped\n", timestamp());
 }
 
-void print_status(const Paths& paths) {
+// False when the proxy is not running.
+bool print_status(const Paths& paths) {
     auto running = running_proxy(paths);
     if (!running) {
         fmt::print("proxy: not running (start it with 'airlock proxy start')\n");
-        return;
+        return false;
     }
     auto stats = query_status(paths.home / "proxy.sock");
     fmt::print("proxy: running, pid {}\n", *running);
     if (!stats) {
         fmt::print("status: {}\n", stats.error().message);
-        return;
+        return true;
     }
     fmt::print("{}", *stats);
+    return true;
 }
 
 }  // namespace
@@ -111,7 +113,9 @@ void add_proxy_commands(CLI::App& app, Context& ctx) {
     });
 
     auto* status = proxy_cmd->add_subcommand("status", "pid, addresses, uptime, connections, requests");
-    status->callback([&ctx] { print_status(ctx.paths()); });
+    status->callback([&ctx] {
+        if (!print_status(ctx.paths())) ctx.exit_code = exit_not_running;
+    });
 
     auto* reload = proxy_cmd->add_subcommand("reload", "re-read credential rules and secrets (same as SIGHUP)");
     reload->callback([&ctx] {

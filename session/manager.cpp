@@ -408,7 +408,7 @@ Result<SessionManager::Refreshed> SessionManager::refresh(const std::string& nam
         return st.error();
     }
     crash_point("refresh:recorded");
-    if (auto st = finish_refresh(*s, progress); !st) return st.error();
+    if (auto st = finish_refresh(*s, [](const std::string&) {}); !st) return st.error();  // quietly: the old one goes
     auto now = get(name);
     if (!now) return now.error();
     out.new_image_id = now->image_id;

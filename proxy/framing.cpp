@@ -141,6 +141,62 @@ FramingVerdict check_body_framing(const RequestHead& head) {
     return v;
 }
 
+ResponseFraming response_framing(const ResponseHead& r, std::string_view request_method) {
+    ResponseFraming f;
+    for (auto v : r.values("Connection"))
+        for (auto t : split_list(v))
+            if (iequals(t, "close")) f.close = true;
+    if (r.version == 10) {
+        bool keep = false;
+        for (auto v : r.values("Connection"))
+            for (auto t : split_list(v))
+                if (iequals(t, "keep-alive")) keep = true;
+        if (!keep) f.close = true;
+    }
+    if (iequals(request_method, "HEAD") || (r.status >= 100 && r.status < 200) || r.status == 204 ||
+        r.status == 304)
+        return f;
+    auto te = r.values("Transfer-Encoding");
+    if (!te.empty()) {
+        std::vector<std::string_view> codings;
+        for (auto v : te)
+            for (auto c : split_list(v)) codings.push_back(c);
+        if (!codings.empty() && iequals(codings.back(), "chunked")) {
+            f.body = ResponseBody::chunked;
+        } else {
+            f.body = ResponseBody::until_close;
+            f.close = true;
+        }
+        return f;
+    }
+    if (auto cl = r.find("Content-Length")) {
+        std::uint64_t n = 0;
+        bool ok = !cl->empty();
+        for (char c : *cl) {
+            if (c < '0' || c > '9' || n > (UINT64_MAX - 9) / 10) { ok = false; break; }
+            n = n * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        if (ok) {
+            f.body = ResponseBody::length;
+            f.length = n;
+            return f;
+        }
+    }
+    f.body = ResponseBody::until_close;
+    f.close = true;
+    return f;
+}
+
+bool wants_close(const RequestHead& head) {
+    bool close = head.version == 10;
+    for (auto v : head.values("Connection"))
+        for (auto t : split_list(v)) {
+            if (iequals(t, "close")) close = true;
+            if (iequals(t, "keep-alive") && head.version == 10) close = false;
+        }
+    return close;
+}
+
 Result<HttpTarget> parse_http_target(std::string_view target) {
     if (!starts_with_icase(target, "http://"))
         return make_error(fmt::format("a request to the proxy itself must use an absolute http:// URL or "

@@ -45,6 +45,25 @@ FramingVerdict check_framing(const RequestHead& head, std::string_view connect_h
 // plain-HTTP requests that have no CONNECT host to match.
 FramingVerdict check_body_framing(const RequestHead& head);
 
+// What an upstream response head says about its body (RFC 9112 section 6.3).
+enum class ResponseBody { none, length, chunked, until_close };
+
+struct ResponseFraming {
+    ResponseBody body = ResponseBody::none;
+    std::uint64_t length = 0;  // when body == length
+    bool close = false;        // the upstream connection cannot be reused after it
+};
+
+// Response framing, in RFC 9112's order: HEAD, 1xx, 204 and 304 have no body; then
+// Transfer-Encoding (chunked as the final coding, else read until close); then a valid
+// Content-Length; else read until close. `close` is set by "Connection: close", by HTTP/1.0
+// without "keep-alive", and whenever the body runs until close.
+ResponseFraming response_framing(const ResponseHead& r, std::string_view request_method);
+
+// Does the client want the connection closed after this request? HTTP/1.0 unless it says
+// keep-alive; "Connection: close" always.
+bool wants_close(const RequestHead& head);
+
 // An absolute-form plain-HTTP target ("http://host[:port]/path?q"), as sent to a proxy.
 struct HttpTarget {
     std::string host;         // canonical

@@ -258,7 +258,8 @@ std::string first_line(std::string_view text) {
     return printable(line);
 }
 
-Result<std::string> load_command(const CredentialRule& rule, std::chrono::milliseconds timeout) {
+Result<std::string> load_command(const CredentialRule& rule, std::chrono::milliseconds timeout,
+                                 const std::set<std::string>& withheld) {
     const auto& argv_in = rule.secret.command;
     if (argv_in.empty() || argv_in.front().empty()) {
         return make_error(fmt::format(
@@ -297,7 +298,12 @@ Result<std::string> load_command(const CredentialRule& rule, std::chrono::millis
 
     const auto deadline = Clock::now() + timeout;
     pid_t pid = -1;
-    int rc = ::posix_spawnp(&pid, argv[0], &sr.actions, &sr.attr, argv.data(), environ);
+    auto env_strings = secret_command_environment(environ, withheld);
+    std::vector<char*> envp;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    // posix_spawnp looks argv[0] up in this process's PATH, which the child's PATH equals.
+    int rc = ::posix_spawnp(&pid, argv[0], &sr.actions, &sr.attr, argv.data(), envp.data());
     if (rc != 0) {
         return make_error(fmt::format(
             "could not run '{}' for the secret of credential '{}': {}; install it or fix "
@@ -408,12 +414,34 @@ Result<std::string> load_command(const CredentialRule& rule, std::chrono::millis
 
 }  // namespace
 
+std::vector<std::string> secret_command_environment(const char* const* env,
+                                                    const std::set<std::string>& withheld) {
+    static const std::set<std::string, std::less<>> names = {
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+        "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME",
+        "DBUS_SESSION_BUS_ADDRESS", "SSH_AUTH_SOCK", "GNUPGHOME", "GPG_TTY", "DISPLAY",
+        "WAYLAND_DISPLAY"};
+    static constexpr std::string_view prefixes[] = {"LC_", "OP_", "BW_", "VAULT_", "PASSWORD_STORE_", "AWS_"};
+    std::vector<std::string> out;
+    for (; env && *env; ++env) {
+        std::string_view entry(*env);
+        auto eq = entry.find('=');
+        if (eq == std::string_view::npos || eq == 0) continue;
+        auto name = entry.substr(0, eq);
+        if (withheld.count(std::string(name))) continue;
+        bool keep = names.count(name) != 0;
+        for (auto p : prefixes) keep = keep || name.starts_with(p);
+        if (keep) out.emplace_back(entry);
+    }
+    return out;
+}
+
 Result<std::string> load_secret(const CredentialRule& rule, const std::filesystem::path& home,
-                                std::chrono::milliseconds timeout) {
+                                std::chrono::milliseconds timeout, const std::set<std::string>& withheld) {
     switch (rule.secret.kind) {
         case SecretSource::Kind::file: return load_file(rule, home);
         case SecretSource::Kind::env: return load_env(rule);
-        case SecretSource::Kind::command: return load_command(rule, timeout);
+        case SecretSource::Kind::command: return load_command(rule, timeout, withheld);
         case SecretSource::Kind::none: break;
     }
     return make_error(fmt::format(
@@ -434,6 +462,9 @@ std::vector<std::string> SecretSet::values() const {
 Result<SecretSet> load_secrets(const std::vector<CredentialRule>& rules,
                                const std::filesystem::path& home,
                                std::chrono::milliseconds timeout) {
+    std::set<std::string> env_secret_names;
+    for (const auto& rule : rules)
+        if (rule.secret.kind == SecretSource::Kind::env) env_secret_names.insert(rule.secret.value);
     SecretSet set;
     for (const auto& rule : rules) {
         if (set.by_rule.count(rule.name) != 0) {
@@ -441,7 +472,7 @@ Result<SecretSet> load_secrets(const std::vector<CredentialRule>& rules,
                 "credential '{}' is defined twice; give each [[credential]] its own name",
                 rule.name));
         }
-        auto value = load_secret(rule, home, timeout);
+        auto value = load_secret(rule, home, timeout, env_secret_names);
         if (!value) return value.error();
         set.by_rule.emplace(rule.name, std::move(*value));
     }

@@ -43,12 +43,16 @@
 #include "proxy/rules.hpp"
 #include "proxy/secrets.hpp"
 #include "proxy/upstream.hpp"
+#include "proxy/upstream_pool.hpp"
 
 namespace airlock::proxy {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using asio::ip::tcp;
+using unix_proto = asio::local::stream_protocol;
+// A client connection over a unix socket listener; served exactly like a TCP one.
+using unix_stream = beast::basic_stream<unix_proto>;
 using error_code = boost::system::error_code;
 using io::token;
 using namespace asio::experimental::awaitable_operators;
@@ -56,17 +60,20 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// One snapshot of rules and secrets. Replaced whole on reload; a connection holds the
-// snapshot it started with until its next CONNECT.
+// One snapshot of rules and secrets. Replaced whole on reload, with the next generation;
+// every intercepted request is decided against the snapshot current when it arrives.
 struct Runtime {
+    std::uint64_t generation = 0;
     Config config;
     SecretSet secrets;
     std::vector<std::string> secret_values;
     std::shared_ptr<asio::ssl::context> upstream_tls;
 };
 
-Result<std::shared_ptr<const Runtime>> build_runtime(Config config, const std::filesystem::path& home) {
+Result<std::shared_ptr<const Runtime>> build_runtime(Config config, const std::filesystem::path& home,
+                                                     std::uint64_t generation) {
     auto runtime = std::make_shared<Runtime>();
+    runtime->generation = generation;
     auto secrets = load_secrets(config.credentials, home);
     if (!secrets) return secrets.error();
     std::filesystem::path extra_ca;
@@ -112,69 +119,29 @@ std::string proxy_reply(int status, std::string_view kind, std::string_view mess
 // Bodies up to this size that arrive together with their head are written with it.
 constexpr std::uint64_t coalesce_limit = 16 * 1024;
 
-// What the response head tells about its body.
-enum class ResponseBody { none, length, chunked, until_close };
-
-struct ResponseFraming {
-    ResponseBody body = ResponseBody::none;
-    std::uint64_t length = 0;
-    bool close = false;
-};
-
-ResponseFraming response_framing(const ResponseHead& r, std::string_view request_method) {
-    ResponseFraming f;
-    for (auto v : r.values("Connection"))
-        for (auto t : split_list(v))
-            if (iequals(t, "close")) f.close = true;
-    if (r.version == 10) {
-        bool keep = false;
-        for (auto v : r.values("Connection"))
-            for (auto t : split_list(v))
-                if (iequals(t, "keep-alive")) keep = true;
-        if (!keep) f.close = true;
+// Binds and listens on a unix socket at `path` whose file is created with `mode`: the
+// umask is narrowed around bind(), so the socket is never reachable with wider permissions
+// (runs in create(), before any worker thread exists). A stale socket file is replaced; a
+// path holding anything else is an error, never removed.
+Status listen_unix(unix_proto::acceptor& acceptor, const std::filesystem::path& path, unsigned mode, int backlog) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return make_error(fmt::format("cannot listen on {}: it exists and is not a socket; remove it or "
+                                          "choose another path", path.string()));
+        ::unlink(path.c_str());
     }
-    if (iequals(request_method, "HEAD") || (r.status >= 100 && r.status < 200) || r.status == 204 ||
-        r.status == 304)
-        return f;
-    auto te = r.values("Transfer-Encoding");
-    if (!te.empty()) {
-        std::vector<std::string_view> codings;
-        for (auto v : te)
-            for (auto c : split_list(v)) codings.push_back(c);
-        if (!codings.empty() && iequals(codings.back(), "chunked")) {
-            f.body = ResponseBody::chunked;
-        } else {
-            f.body = ResponseBody::until_close;
-            f.close = true;
-        }
-        return f;
+    error_code ec;
+    unix_proto::endpoint ep(path.string());
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) {
+        auto old = ::umask(~static_cast<mode_t>(mode) & 0777);
+        acceptor.bind(ep, ec);
+        ::umask(old);
     }
-    if (auto cl = r.find("Content-Length")) {
-        std::uint64_t n = 0;
-        bool ok = !cl->empty();
-        for (char c : *cl) {
-            if (c < '0' || c > '9' || n > (UINT64_MAX - 9) / 10) { ok = false; break; }
-            n = n * 10 + static_cast<std::uint64_t>(c - '0');
-        }
-        if (ok) {
-            f.body = ResponseBody::length;
-            f.length = n;
-            return f;
-        }
-    }
-    f.body = ResponseBody::until_close;
-    f.close = true;
-    return f;
-}
-
-bool wants_close(const RequestHead& head) {
-    bool close = head.version == 10;
-    for (auto v : head.values("Connection"))
-        for (auto t : split_list(v)) {
-            if (iequals(t, "close")) close = true;
-            if (iequals(t, "keep-alive") && head.version == 10) close = false;
-        }
-    return close;
+    if (!ec) acceptor.listen(backlog, ec);
+    if (ec) return make_error(fmt::format("cannot listen on {}: {}", path.string(), ec.message()));
+    return {};
 }
 
 std::uint64_t ms_since(Clock::time_point t) {
@@ -240,20 +207,10 @@ struct Worker {
     StoreStamp auth_stamp;
     std::map<std::string, std::optional<ClientScope>> auth_cache;
     // Idle upstream TLS connections after a complete exchange, for the same client's next
-    // request to the same host on any of its connections (a session's connections only;
-    // never shared between clients). Keyed by client + NUL + host:port.
-    struct Pooled {
-        std::unique_ptr<tls_stream> stream;
-        Clock::time_point since;
-    };
-    std::map<std::string, std::vector<Pooled>> pool;
-    std::size_t pooled = 0;
-    Clock::time_point swept{};  // last sweep of aged-out entries
+    // request to the same host under the same rule and configuration (upstream_pool.hpp).
+    UpstreamPool<tls_stream> pool;
     std::thread thread;
 };
-
-constexpr auto pool_idle_limit = std::chrono::seconds(30);
-constexpr std::size_t pool_per_key = 64, pool_per_worker = 512;
 
 // An idle TLS connection the peer has not closed: nothing to read yet (no FIN, no alert).
 bool idle_and_open(tls_stream& s) {
@@ -262,62 +219,41 @@ bool idle_and_open(tls_stream& s) {
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-std::string pool_key(const std::string& client, const std::string& host, std::uint16_t port) {
-    return fmt::format("{}\0{}:{}", client, host, port);
+std::unique_ptr<tls_stream> take_pooled(Worker& w, const UpstreamKey& key) {
+    return w.pool.take(key, Clock::now(), idle_and_open);
 }
 
-// A pooled connection for `key` made with `ctx` (the current upstream trust), or null.
-std::unique_ptr<tls_stream> take_pooled(Worker& w, const std::string& key, SSL_CTX* ctx) {
-    auto it = w.pool.find(key);
-    if (it == w.pool.end()) return nullptr;
-    std::unique_ptr<tls_stream> found;
-    auto& list = it->second;
-    while (!list.empty() && !found) {
-        auto p = std::move(list.back());
-        list.pop_back();
-        --w.pooled;
-        if (SSL_get_SSL_CTX(p.stream->native_handle()) == ctx && Clock::now() - p.since < pool_idle_limit &&
-            idle_and_open(*p.stream))
-            found = std::move(p.stream);
-    }
-    if (list.empty()) w.pool.erase(it);
-    return found;
-}
-
-// Closes pooled connections that have aged out.
-void sweep_pool(Worker& w, Clock::time_point now) {
-    w.swept = now;
-    for (auto it = w.pool.begin(); it != w.pool.end();) {
-        auto& list = it->second;
-        auto before = list.size();
-        std::erase_if(list, [&](const Worker::Pooled& p) { return now - p.since >= pool_idle_limit; });
-        w.pooled -= before - list.size();
-        it = list.empty() ? w.pool.erase(it) : std::next(it);
-    }
-}
-
-void put_pooled(Worker& w, const std::string& key, std::unique_ptr<tls_stream> s) {
-    auto now = Clock::now();
-    auto full = [&] {
-        auto it = w.pool.find(key);
-        return w.pooled >= pool_per_worker || (it != w.pool.end() && it->second.size() >= pool_per_key);
-    };
-    // This runs after every exchange: sweep at most once a second, or when full (so that a
-    // full pool is one of live connections).
-    if (now - w.swept >= std::chrono::seconds(1) || full()) sweep_pool(w, now);
-    if (full()) return;  // closed here
+void put_pooled(Worker& w, const UpstreamKey& key, std::unique_ptr<tls_stream> s) {
     beast::get_lowest_layer(*s).expires_never();
-    w.pool[key].push_back({std::move(s), now});
-    ++w.pooled;
+    w.pool.put(key, std::move(s), Clock::now());  // when full, closed here
 }
 
 // What stop() needs to know of one connection. Touched only on its worker's thread, except
 // through posts to that thread.
 struct Connection {
-    tcp_stream* client = nullptr;
+    // The client's lowest layer (TCP or unix socket), for cancel() and close().
+    std::function<void()> cancel, close;
+    template <class Lowest>
+    void watch(Lowest& s) {
+        cancel = [&s] { s.cancel(); };
+        close = [&s] { s.close(); };
+    }
     bool idle = false;  // waiting for the next request on a keep-alive connection
     asio::any_io_executor executor;
 };
+
+// Who is on the other end, for rate-limiting refusals per source: the IP address of a TCP
+// peer; every unix socket peer is one source ("unix").
+template <class Socket>
+std::string peer_text(Socket& socket) {
+    if constexpr (std::is_same_v<typename Socket::protocol_type, asio::local::stream_protocol>) {
+        return "unix";
+    } else {
+        error_code ec;
+        auto ep = socket.remote_endpoint(ec);
+        return ec ? std::string("unknown") : ep.address().to_string();
+    }
+}
 
 struct Server::Impl {
     ServerOptions opts;
@@ -331,10 +267,12 @@ struct Server::Impl {
 
     std::vector<std::unique_ptr<Worker>> workers;
     std::vector<tcp::acceptor> acceptors;  // on workers[0]
+    std::vector<unix_proto::acceptor> unix_acceptors;  // on workers[0]
     std::optional<asio::local::stream_protocol::acceptor> control;  // on workers[0]
     std::vector<std::string> addresses;
     std::unique_ptr<asio::signal_set> signals;
     std::atomic<std::size_t> next_worker{0};
+    std::atomic<std::uint64_t> generations{1};  // the last configuration generation handed out
 
     std::atomic<std::uint64_t> open{0}, total{0}, requests{0}, reloads{0}, upstream_handshakes{0}, upstream_resumed{0};
     std::atomic<bool> stopping{false};
@@ -364,7 +302,8 @@ struct Server::Impl {
 
     // ---- accepting ------------------------------------------------------------------
 
-    asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
+    template <class Acceptor>
+    asio::awaitable<void> accept_loop(Acceptor& acceptor) {
         for (;;) {
             auto& w = *workers[next_worker++ % workers.size()];
             auto [ec, socket] = co_await acceptor.async_accept(w.ioc, token);
@@ -400,8 +339,9 @@ struct Server::Impl {
         Impl& impl;
         Connection conn;
         std::string client;  // set once authenticated, for the per-client count
-        ConnectionScope(Impl& i, tcp_stream& s) : impl(i) {
-            conn.client = &s;
+        template <class Stream>
+        ConnectionScope(Impl& i, Stream& s) : impl(i) {
+            conn.watch(s);
             conn.executor = s.get_executor();
             ++impl.open;
             ++impl.total;
@@ -500,9 +440,10 @@ struct Server::Impl {
         return r;
     }
 
-    asio::awaitable<void> serve(tcp::socket socket, Worker& w) {
-        tcp_stream client(std::move(socket));
-        set_nodelay(client);
+    template <class Socket>
+    asio::awaitable<void> serve(Socket socket, Worker& w) {
+        beast::basic_stream<typename Socket::protocol_type> client(std::move(socket));
+        if constexpr (std::is_same_v<Socket, tcp::socket>) set_nodelay(client);
         ConnectionScope scope(*this, client);
         beast::flat_buffer buf;
         auto t0 = Clock::now();
@@ -533,6 +474,7 @@ struct Server::Impl {
             r.path = head->target;
             r.status = 407;
             r.error = "proxy authentication required";
+            r.peer = peer_text(client.socket());  // refusals are rate-limited per source (audit.hpp)
             write_audit(r);
             ++requests;
             co_await send_reply(client, proxy_reply(407, "auth",
@@ -557,7 +499,8 @@ struct Server::Impl {
 
     // ---- CONNECT ---------------------------------------------------------------------
 
-    asio::awaitable<void> handle_connect(tcp_stream client, beast::flat_buffer& buf, const RequestHead& head,
+    template <class Stream>
+    asio::awaitable<void> handle_connect(Stream client, beast::flat_buffer& buf, const RequestHead& head,
                                          const ClientScope& who, const ProxyCredentials& creds, Worker& w,
                                          Connection& conn, Clock::time_point t0) {
         ++requests;
@@ -585,9 +528,10 @@ struct Server::Impl {
         }
 
         if (d.kind == Decision::intercept) {
-            if (auto pooled = take_pooled(w, pool_key(who.name, host, port), rt->upstream_tls->native_handle())) {
-                co_await intercept(std::move(client), buf, std::nullopt, std::move(pooled), d.rule->name, who, creds, w,
-                                   conn, host, port);
+            UpstreamKey key{who.name, host, port, d.rule->name, rt->generation};
+            if (auto pooled = take_pooled(w, key)) {
+                co_await intercept(std::move(client), buf, std::nullopt, std::move(pooled), rt->generation,
+                                   d.rule->name, who, creds, w, conn, host, port);
                 co_return;
             }
         }
@@ -607,19 +551,21 @@ struct Server::Impl {
         if (d.kind == Decision::tunnel) {
             co_await tunnel(std::move(client), buf, std::move(upstream), who, host, port, t0);
         } else {
-            co_await intercept(std::move(client), buf, std::move(upstream), nullptr, d.rule->name, who, creds, w, conn,
-                               host, port);
+            co_await intercept(std::move(client), buf, std::move(upstream), nullptr, rt->generation, d.rule->name,
+                               who, creds, w, conn, host, port);
         }
     }
 
-    asio::awaitable<error_code> pump(tcp_stream& from, beast::flat_buffer& buf, tcp_stream& to, io::Transfer& t) {
+    template <class From, class To>
+    asio::awaitable<error_code> pump(From& from, beast::flat_buffer& buf, To& to, io::Transfer& t) {
         auto ec = co_await io::relay_to_eof(from, buf, to, deadlines.tunnel_idle, t);
         error_code ignored;
-        to.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        to.socket().shutdown(asio::socket_base::shutdown_send, ignored);
         co_return ec;
     }
 
-    asio::awaitable<void> tunnel(tcp_stream client, beast::flat_buffer& buf, tcp_stream upstream,
+    template <class Stream>
+    asio::awaitable<void> tunnel(Stream client, beast::flat_buffer& buf, tcp_stream upstream,
                                  const ClientScope& who, const std::string& host, std::uint16_t port,
                                  Clock::time_point t0) {
         static const std::string established = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -648,7 +594,8 @@ struct Server::Impl {
         std::string error;
     };
 
-    asio::awaitable<error_code> send_body(tls_stream& from, beast::flat_buffer& buf, tls_stream& to,
+    template <class From, class To>
+    asio::awaitable<error_code> send_body(From& from, beast::flat_buffer& buf, To& to,
                                           const FramingVerdict& v, Exchange& x) {
         error_code ec;
         if (v.body == FramingVerdict::Body::content_length)
@@ -659,7 +606,8 @@ struct Server::Impl {
         co_return ec;
     }
 
-    asio::awaitable<error_code> receive_response(tls_stream& from, beast::flat_buffer& buf, tls_stream& to,
+    template <class From, class To>
+    asio::awaitable<error_code> receive_response(From& from, beast::flat_buffer& buf, To& to,
                                                  const RequestHead& request, Exchange& x) {
         for (;;) {
             auto [ec, len] = co_await io::read_head(from, buf, max_request_head, deadlines.response_head);
@@ -724,15 +672,18 @@ struct Server::Impl {
         }
     }
 
-    asio::awaitable<error_code> pump_tls(tls_stream& from, beast::flat_buffer& buf, tls_stream& to, io::Transfer& t) {
+    template <class From, class To>
+    asio::awaitable<error_code> pump_tls(From& from, beast::flat_buffer& buf, To& to, io::Transfer& t) {
         auto ec = co_await io::relay_to_eof(from, buf, to, deadlines.tunnel_idle, t);
         co_return ec;
     }
 
-    // `upstream_tcp`: a new connection to the host; or `pooled`: an idle TLS connection to it.
-    asio::awaitable<void> intercept(tcp_stream client_tcp, beast::flat_buffer& buf,
+    // `upstream_tcp`: a new connection to the host; or `pooled`: an idle TLS connection to it;
+    // either made under configuration `generation` for rule `rule_name`.
+    template <class Stream>
+    asio::awaitable<void> intercept(Stream client_tcp, beast::flat_buffer& buf,
                                     std::optional<tcp_stream> upstream_tcp, std::unique_ptr<tls_stream> pooled,
-                                    const std::string& rule_name, const ClientScope& who,
+                                    std::uint64_t generation, const std::string& rule_name, const ClientScope& who,
                                     const ProxyCredentials& creds, Worker& w, Connection& conn,
                                     const std::string& host, std::uint16_t port) {
         auto leaf = leaves->get(host);
@@ -745,8 +696,8 @@ struct Server::Impl {
 
         SSL_CTX_up_ref((*leaf)->server_context);
         asio::ssl::context server_ctx((*leaf)->server_context);  // the stream keeps its own reference
-        tls_stream client(std::move(client_tcp), server_ctx);
-        conn.client = &beast::get_lowest_layer(client);
+        beast::ssl_stream<Stream> client(std::move(client_tcp), server_ctx);
+        conn.watch(beast::get_lowest_layer(client));
 
         beast::get_lowest_layer(client).expires_after(deadlines.handshake);
         auto [hec, used] = co_await client.async_handshake(asio::ssl::stream_base::server, buf.data(), token);
@@ -771,6 +722,7 @@ struct Server::Impl {
 
         std::unique_ptr<tls_stream> upstream = std::move(pooled);
         std::optional<tcp_stream> fresh(std::move(upstream_tcp));
+        std::uint64_t upstream_generation = generation;  // of `upstream` / `fresh`
         bool reusable = false;  // the upstream connection is idle after a complete exchange
         beast::flat_buffer ubuf;
         bool first = true;
@@ -817,7 +769,8 @@ struct Server::Impl {
                 break;
             }
             // The client must still exist: a removed client is refused at its next request.
-            if (!authenticate(creds, w)) {
+            auto current = authenticate(creds, w);
+            if (!current) {
                 record.status = 407;
                 record.error = "proxy client removed";
                 write_audit(record);
@@ -826,17 +779,37 @@ struct Server::Impl {
                 break;
             }
 
+            // Rules and secrets as of now: every request is decided again, so a reload applies
+            // from the next request on. A tunnel intercepted for one rule carries only that
+            // rule's credential: when the host now has another rule, or none (it would be
+            // tunnelled or denied), the client must open a new tunnel (421: clients retry on a
+            // new connection).
+            auto rt = snapshot();
+            Decision now = decide(host, port, *current, rt->config);
+            if (now.kind != Decision::intercept || now.rule->name != rule_name) {
+                record.status = 421;
+                record.error = fmt::format("the credential rules for {} changed since this tunnel opened", host);
+                write_audit(record);
+                co_await send_reply(client, proxy_reply(421, "misdirected",
+                                                        record.error + "; open a new connection"));
+                break;
+            }
+            // Upstream connections made under an earlier configuration are not used again.
+            if (upstream_generation != rt->generation) {
+                upstream.reset();
+                fresh.reset();
+                upstream_generation = rt->generation;
+            }
             head->remove("Proxy-Authorization");
             head->remove("Proxy-Connection");
             head->target = origin_form(head->target);
-            // Rules and secrets as of now: a reload applies from the next request on.
-            auto rt = snapshot();
-            if (auto* rule = find_rule(rt->config, rule_name)) {
+            {
                 auto it = rt->secrets.by_rule.find(rule_name);
-                auto edit = credential_edit(*rule, it == rt->secrets.by_rule.end() ? "" : it->second, host);
+                auto edit = credential_edit(*now.rule, it == rt->secrets.by_rule.end() ? "" : it->second, host);
                 if (edit) apply(*edit, *head);
                 else log(fmt::format("credential {}: {}", rule_name, edit.error().message));
             }
+            const UpstreamKey key{who.name, host, port, rule_name, rt->generation};
             bool close_after = wants_close(*head);
             // Connection is hop-by-hop: a client closing its connection does not close the
             // upstream one, which stays for this client's next connection (upgrades keep it).
@@ -861,8 +834,7 @@ struct Server::Impl {
                 // have been closed by the server meanwhile: when the request is whole in `out`
                 // and the connection closed without an answer (not a timeout), it is sent once
                 // more on a new connection.
-                if (!upstream && !fresh && attempt == 0)
-                    upstream = take_pooled(w, pool_key(who.name, host, port), rt->upstream_tls->native_handle());
+                if (!upstream && !fresh && attempt == 0) upstream = take_pooled(w, key);
                 bool was_idle = upstream != nullptr;
                 reusable = false;
                 if (!upstream) {
@@ -936,11 +908,12 @@ struct Server::Impl {
             // Until the next request the upstream connection waits in the pool, so that idle
             // client connections do not each hold one (the next request takes it back, or
             // another, or connects anew).
-            if (reusable && !stopping) put_pooled(w, pool_key(who.name, host, port), std::move(upstream));
+            if (reusable && !stopping) put_pooled(w, key, std::move(upstream));
         }
 
         // An idle upstream after a complete exchange waits for this client's next connection.
-        if (upstream && reusable && !stopping) put_pooled(w, pool_key(who.name, host, port), std::move(upstream));
+        if (upstream && reusable && !stopping && upstream_generation == snapshot()->generation)
+            put_pooled(w, UpstreamKey{who.name, host, port, rule_name, upstream_generation}, std::move(upstream));
         // Close both sides politely; a peer that vanished makes these fail quickly.
         beast::get_lowest_layer(client).expires_after(std::chrono::seconds(2));
         co_await client.async_shutdown(token);
@@ -950,15 +923,10 @@ struct Server::Impl {
         }
     }
 
-    static const CredentialRule* find_rule(const Config& config, const std::string& name) {
-        for (const auto& r : config.credentials)
-            if (r.name == name) return &r;
-        return nullptr;
-    }
-
     // ---- plain HTTP (absolute-form, never a credential) ------------------------------
 
-    asio::awaitable<void> handle_plain(tcp_stream& client, beast::flat_buffer& buf, RequestHead head,
+    template <class Stream>
+    asio::awaitable<void> handle_plain(Stream& client, beast::flat_buffer& buf, RequestHead head,
                                        const ClientScope& who, Worker& w, Connection& conn) {
         for (;;) {
             ++requests;
@@ -1085,7 +1053,7 @@ struct Server::Impl {
         for (auto* c : connections) {
             asio::post(c->executor, [this, c] {
                 std::lock_guard inner(connections_mutex);
-                if (connections.count(c) && c->idle) c->client->cancel();
+                if (connections.count(c) && c->idle) c->cancel();
             });
         }
     }
@@ -1095,7 +1063,7 @@ struct Server::Impl {
         for (auto* c : connections) {
             asio::post(c->executor, [this, c] {
                 std::lock_guard inner(connections_mutex);
-                if (connections.count(c)) c->client->close();
+                if (connections.count(c)) c->close();
             });
         }
     }
@@ -1121,7 +1089,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
     impl->authority = *authority;
     impl->leaves = std::make_unique<ca::LeafCache>(impl->authority, 1024);
 
-    auto runtime = build_runtime(opts.config, opts.home);
+    auto runtime = build_runtime(opts.config, opts.home, 1);
     if (!runtime) return runtime.error();
     impl->runtime = *runtime;
 
@@ -1186,18 +1154,17 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
         if (port == 0) port = bound.port();  // every address gets the same ephemeral port
         impl->acceptors.push_back(std::move(acceptor));
     }
+    for (const auto& path : opts.unix_listen) {
+        unix_proto::acceptor acceptor(ioc0);
+        if (auto st = listen_unix(acceptor, path, opts.unix_listen_mode, asio::socket_base::max_listen_connections); !st)
+            return st.error();
+        impl->addresses.push_back("unix:" + path.string());
+        impl->unix_acceptors.push_back(std::move(acceptor));
+    }
     if (!opts.control_socket.empty()) {
-        error_code ec;
-        std::filesystem::remove(opts.control_socket, ec);
         impl->control.emplace(ioc0);
-        asio::local::stream_protocol::endpoint ep(opts.control_socket.string());
-        impl->control->open(ep.protocol(), ec);
-        if (!ec) impl->control->bind(ep, ec);
-        if (!ec) ::chmod(opts.control_socket.c_str(), 0600);
-        if (!ec) impl->control->listen(16, ec);
-        if (ec)
-            return make_error(fmt::format("cannot create the control socket {}: {}", opts.control_socket.string(),
-                                          ec.message()));
+        if (auto st = listen_unix(*impl->control, opts.control_socket, 0600, 16); !st)
+            return make_error(fmt::format("cannot create the control socket: {}", st.error().message));
     }
     return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -1206,6 +1173,7 @@ void Server::run() {
     auto& impl = *impl_;
     auto& ioc0 = impl.workers[0]->ioc;
     for (auto& acceptor : impl.acceptors) asio::co_spawn(ioc0, impl.accept_loop(acceptor), asio::detached);
+    for (auto& acceptor : impl.unix_acceptors) asio::co_spawn(ioc0, impl.accept_loop(acceptor), asio::detached);
     if (impl.control) asio::co_spawn(ioc0, impl.control_loop(), asio::detached);
 
     impl.signals = std::make_unique<asio::signal_set>(ioc0, SIGTERM, SIGINT, SIGHUP);
@@ -1250,6 +1218,14 @@ void Server::stop(std::chrono::milliseconds grace) {
             error_code ignored;
             a.close(ignored);
         }
+        for (auto& a : im.unix_acceptors) {
+            error_code ignored;
+            a.close(ignored);
+        }
+        for (const auto& path : im.opts.unix_listen) {
+            error_code ignored;
+            std::filesystem::remove(path, ignored);
+        }
         if (im.signals) im.signals->cancel();
         if (im.control) {
             error_code ignored;
@@ -1287,7 +1263,7 @@ Status Server::reload() {
     } else {
         config = impl.snapshot()->config;
     }
-    auto runtime = build_runtime(std::move(config), impl.opts.home);
+    auto runtime = build_runtime(std::move(config), impl.opts.home, ++impl.generations);
     if (!runtime) return runtime.error();
     for (const auto& rule : (*runtime)->config.credentials)
         for (const auto& h : rule.hosts)

@@ -29,6 +29,12 @@ struct ServerOptions {
     ConfigLoader reload_config;        // may be empty: reload then only re-reads secrets
     std::vector<std::string> listen;   // IP addresses; empty = 127.0.0.1 + Docker bridge gateways
     std::uint16_t port_override = 0;   // 0 = config.proxy.port; tests pass a free port
+    // Unix socket listeners, served exactly like TCP connections (CONNECT, plain HTTP, the
+    // same authentication). Each socket file is created with `unix_listen_mode` (set at
+    // creation, never widened afterwards); a stale socket file at the path is replaced, any
+    // other file there is an error. Removed again by stop().
+    std::vector<std::filesystem::path> unix_listen;
+    unsigned unix_listen_mode = 0660;
     std::function<void(const std::string&)> log;  // one line per event; secrets never appear
     // A unix socket answering every connection with the stats as one JSON line (for
     // `airlock proxy status`); empty = none.
@@ -36,7 +42,7 @@ struct ServerOptions {
 };
 
 struct ServerStats {
-    std::vector<std::string> addresses;  // "127.0.0.1:3030"
+    std::vector<std::string> addresses;  // "127.0.0.1:3030", "unix:/path/to/socket"
     std::chrono::system_clock::time_point started;
     std::uint64_t open_connections = 0;
     std::uint64_t total_connections = 0;

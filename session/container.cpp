@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "backends/docker/container_spec.hpp"
+#include "session/session_repo.hpp"
 
 namespace airlock::session {
 
@@ -62,13 +63,17 @@ Result<ContainerSpec> build_container_spec(const Session& s, const HostSettings&
     spec.open_stdin = true;
     spec.init = true;
 
-    // The worktree, and the repository's git dir at its own path so the worktree's
-    // ".git" link resolves; its hooks and config read-only on top, so the agent cannot
-    // plant anything that later runs on the host.
+    // The work tree, its ".git" file read-only over itself (it names kContainerGitDir, a path
+    // that exists only in here), the session's own repository there (its config and hooks
+    // read-only), and the user's object directories read-only at their own paths, which the
+    // session's objects/info/alternates names. Nothing else of the user's repository.
+    const std::string git_dir = kContainerGitDir;
     spec.mounts.push_back({s.worktree, kWorkspace, false, Mount::bind});
-    spec.mounts.push_back({s.git_common_dir, s.git_common_dir, false, Mount::bind});
-    spec.mounts.push_back({s.git_common_dir + "/hooks", s.git_common_dir + "/hooks", true, Mount::bind});
-    spec.mounts.push_back({s.git_common_dir + "/config", s.git_common_dir + "/config", true, Mount::bind});
+    spec.mounts.push_back({s.worktree + "/.git", std::string(kWorkspace) + "/.git", true, Mount::bind});
+    spec.mounts.push_back({host.session_git_dir, git_dir, false, Mount::bind});
+    spec.mounts.push_back({host.session_git_dir + "/config", git_dir + "/config", true, Mount::bind});
+    spec.mounts.push_back({host.session_git_dir + "/hooks", git_dir + "/hooks", true, Mount::bind});
+    for (const auto& dir : host.object_dirs) spec.mounts.push_back({dir, dir, true, Mount::bind});
     spec.mounts.push_back({host.ca_cert, "/etc/airlock/ca.pem", true, Mount::bind});
     spec.mounts.push_back({host.ca_bundle, "/etc/airlock/ca-bundle.pem", true, Mount::bind});
     spec.mounts.push_back({host.hooks_dir, "/etc/airlock/hooks", true, Mount::bind});

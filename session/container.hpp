@@ -23,6 +23,8 @@ struct HostSettings {
     std::string ca_bundle;       // host path of the system roots + ca.pem
     std::string hooks_dir;       // $AIRLOCK_HOME/hooks
     std::string prompt_file;     // host path of the prompt (prompt = "stdin"), else ""
+    std::string session_git_dir; // host path of the session's own repository (session_repo.hpp)
+    std::vector<std::string> object_dirs;  // the user's object directories it borrows (read-only)
     std::uint16_t proxy_port = 3030;
     std::vector<CacheVolume> caches;
     std::vector<CredentialRule> credentials;  // for the placeholders

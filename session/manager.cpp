@@ -15,6 +15,7 @@
 
 #include "backends/docker/container_spec.hpp"
 #include "session/names.hpp"
+#include "session/session_repo.hpp"
 #include "session/worktree.hpp"
 
 namespace airlock::session {
@@ -289,19 +290,22 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     crash_point("create:row");
 
     progress(fmt::format("worktree {} on branch {}", s.worktree, s.branch));
-    auto wt = add_worktree(repo->root, name, s.worktree, s.branch, s.base_commit);
-    if (!wt) return wt.error();
-    undo.push([this, s] {
-        (void)remove_worktree(s.repo_root, s.name, s.worktree);
+    const auto paths = repo_paths(s);
+    undo.push([dir = paths.git_dir.parent_path()] {
+        std::error_code e;
+        fs::remove(dir, e);  // <sessions>/<name>, once empty
+    });
+    if (auto st = create_session_repo(paths, s.base_commit); !st) return st.error();
+    undo.push([this, s, paths] {
+        (void)remove_session_repo(paths);
         if (auto head = branch_head(s.repo_root, s.branch); head && *head == s.base_commit)
             (void)delete_branch(s.repo_root, s.branch);
     });
     crash_point("create:worktree");
     std::error_code ec;
-    fs::create_directories(fs::path(s.git_common_dir) / "hooks", ec);
     fs::create_directories(settings_.host.hooks_dir, ec);
 
-    HostSettings host = settings_.host;
+    HostSettings host = host_for(s);
     if (s.prompt_mode == PromptMode::stdin_) {
         auto dir = fs::path(settings_.sessions_dir) / name;
         fs::create_directories(dir, ec);
@@ -309,7 +313,8 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
         std::ofstream(host.prompt_file, std::ios::binary) << s.prompt;
         undo.push([dir] {
             std::error_code e;
-            fs::remove_all(dir, e);
+            fs::remove(dir / "prompt", e);
+            fs::remove(dir, e);  // the session's repository in there goes with its own undo
         });
     }
 
@@ -368,11 +373,11 @@ Result<SessionManager::Refreshed> SessionManager::refresh(const std::string& nam
     out.old_container_id = s->container_id;
     if (auto st = ensure_image(s->image, PullPolicy::always, progress, true); !st) return st.error();
 
-    HostSettings host = settings_.host;
-    if (s->prompt_mode == PromptMode::stdin_) host.prompt_file = (fs::path(settings_.sessions_dir) / name / "prompt").string();
+    // A session made by an older airlock (a linked worktree of the user's repository) gets its
+    // own repository now, keeping its work.
+    if (auto st = adopt_linked_worktree(repo_paths(*s), s->base_commit); !st) return st.error();
+    HostSettings host = host_for(*s);
     if (auto check = build_container_spec(*s, host, "check"); !check) return check.error();
-    std::error_code ec;
-    fs::create_directories(fs::path(s->git_common_dir) / "hooks", ec);
     if (s->home_volume.empty()) s->home_volume = home_volume_name(home_id(), name);
     if (auto st = ensure_home_volume(*s); !st) return st.error();
     for (const auto& c : host.caches)
@@ -452,7 +457,7 @@ Status SessionManager::finish_refresh(Session s, const Progress& progress) {
         if (auto st = backend_.rename(keep->id, final_name); !st) return st;
     }
     crash_point("refresh:renamed");
-    HostSettings host = settings_.host;
+    HostSettings host = host_for(s);
     if (auto spec = build_container_spec(s, host, "ownership"); spec)
         if (auto st = prepare_ownership(keep->id, *spec); !st) return st;
     if (keep->status != "running") {
@@ -473,8 +478,10 @@ Result<Removed> SessionManager::remove(const std::string& name, bool force, bool
     if (!lock) return lock.error();
     auto s = get(name);
     if (!s) return s.error();
+    const auto paths = repo_paths(*s);
+    const bool own_repo = fs::exists(paths.git_dir);
     if (!force && fs::exists(s->worktree)) {
-        auto dirty = has_uncommitted_changes(s->worktree);
+        auto dirty = own_repo ? session_has_uncommitted_changes(paths) : has_uncommitted_changes(s->worktree);
         if (!dirty)
             return make_error(fmt::format("cannot check {} for uncommitted changes ({}); delete with --force to remove "
                                           "it anyway",
@@ -483,6 +490,21 @@ Result<Removed> SessionManager::remove(const std::string& name, bool force, bool
             return make_error(fmt::format("session '{}' has uncommitted changes in {}; commit them on {} or delete "
                                           "with --force",
                                           name, s->worktree, s->branch));
+    }
+    // First bring the session's last commits into the branch (which stays unless asked; a
+    // check for unmerged work then sees all of it).
+    if (own_repo) {
+        auto synced = sync_session_branch(paths, false);
+        if (!force && !synced)
+            return make_error(fmt::format("session '{}': its commits could not be brought into {} ({}); delete with "
+                                          "--force to lose them",
+                                          name, s->branch, synced.error().message));
+        if (!force && synced && !moves_branch(synced->action) && synced->action != SyncAction::up_to_date &&
+            synced->action != SyncAction::refuse_no_branch)
+            return make_error(fmt::format("session '{}' has commits that are not on {} in your repository ({}); run "
+                                          "'airlock sync {} --force' (or 'airlock diff {}' to look first), or delete "
+                                          "with --force to lose them",
+                                          name, s->branch, to_string(synced->action), name, name));
     }
     Removed out;
     bool repo_there = !s->repo_root.empty() && fs::exists(s->repo_root);
@@ -517,18 +539,17 @@ Status SessionManager::teardown(const Session& s, BranchMode branch, bool best_e
             if (auto st = step(backend_.remove(c.id, true)); !st) return st;
     }
     crash_point("teardown:containers");
-    bool repo_there = !s.repo_root.empty() && fs::exists(fs::path(s.repo_root) / ".git");
+    bool repo_there = !s.repo_root.empty() && fs::exists(s.git_common_dir);
     if (repo_there) {
-        if (auto st = step(remove_worktree(s.repo_root, s.name, s.worktree)); !st) return st;
+        if (auto st = step(remove_session_repo(repo_paths(s))); !st) return st;
     } else {
-        // The repository moved or is gone: the worktree directory (ours, under
-        // $AIRLOCK_HOME/worktrees) goes; git's note of it is pruned by `git worktree prune`.
+        // The user's repository moved or is gone: the work tree and the session's repository
+        // (ours, under $AIRLOCK_HOME) go; the user's refs/airlock/<name>/* stay in it.
         auto wt = fs::path(s.worktree).lexically_normal();
         auto root = fs::path(settings_.worktrees_dir).lexically_normal();
-        if (wt.parent_path() == root) {
-            std::error_code ec;
-            fs::remove_all(wt, ec);
-        }
+        std::error_code ec;
+        if (wt.parent_path() == root) fs::remove_all(wt, ec);
+        fs::remove_all(repo_paths(s).git_dir, ec);
     }
     crash_point("teardown:worktree");
     if (repo_there && branch != BranchMode::keep) {
@@ -581,7 +602,42 @@ Status SessionManager::stop(const std::string& name) {
     auto id = container_of(name);
     if (!id) return id.error();
     if (auto st = backend_.stop(*id, 10); !st) return st.error();
-    return store_.set_status(name, SessionStatus::stopped);
+    if (auto st = store_.set_status(name, SessionStatus::stopped); !st) return st;
+    if (auto s = get(name)) (void)sync_session_branch(repo_paths(*s), false);  // what it could not bring, sync and list report
+    return {};
+}
+
+SessionRepoPaths SessionManager::repo_paths(const Session& s) const {
+    SessionRepoPaths p;
+    p.name = s.name;
+    p.branch = s.branch;
+    p.user_git_dir = s.git_common_dir;
+    p.git_dir = fs::path(settings_.sessions_dir) / s.name / "git";
+    p.worktree = s.worktree;
+    return p;
+}
+
+// The host settings for this session's container: its repository, the objects it borrows,
+// its prompt file.
+HostSettings SessionManager::host_for(const Session& s) const {
+    HostSettings host = settings_.host;
+    const auto paths = repo_paths(s);
+    host.session_git_dir = paths.git_dir.string();
+    for (const auto& dir : borrowed_object_dirs(paths.user_git_dir)) host.object_dirs.push_back(dir.string());
+    if (s.prompt_mode == PromptMode::stdin_) host.prompt_file = (fs::path(settings_.sessions_dir) / s.name / "prompt").string();
+    return host;
+}
+
+Result<SyncResult> SessionManager::sync(const std::string& name, bool force) {
+    auto s = get(name);
+    if (!s) return s.error();
+    if (s->status == SessionStatus::creating || s->status == SessionStatus::deleting)
+        return make_error(fmt::format("session '{}' is being {}; try again when that is done", name,
+                                      s->status == SessionStatus::creating ? "created" : "deleted"));
+    const auto paths = repo_paths(*s);
+    if (!fs::exists(paths.git_dir) && fs::exists(fs::path(s->git_common_dir) / "worktrees" / name))
+        return SyncResult{SyncAction::up_to_date, "", ""};  // an older airlock's linked worktree commits in place
+    return sync_session_branch(paths, force);
 }
 
 Result<std::vector<SessionView>> SessionManager::list() {
@@ -633,6 +689,21 @@ Result<std::vector<SessionView>> SessionManager::list() {
                                                it->second->exit_code);
             }
         }
+        if (!busy && !interrupted && s.status != SessionStatus::creating && s.status != SessionStatus::deleting) {
+            const auto paths = repo_paths(s);
+            if (fs::exists(paths.git_dir)) {
+                auto synced = sync_session_branch(paths, false);
+                if (!synced) v.branch_note = synced.error().message;
+                else if (synced->action == SyncAction::refuse_diverged)
+                    v.branch_note = fmt::format("{} has moved in your repository; the session's commits were not "
+                                                "brought across: 'airlock sync {} --force' replaces it",
+                                                s.branch, s.name);
+                else if (synced->action == SyncAction::refuse_checked_out)
+                    v.branch_note = fmt::format("{} is checked out in your repository; switch away from it, then "
+                                                "'airlock sync {}'",
+                                                s.branch, s.name);
+            }
+        }
         v.session = std::move(s);
         out.push_back(std::move(v));
     }
@@ -673,9 +744,22 @@ Status SessionManager::recover(const std::string& name, Operation op, const Prog
             if (s.status != SessionStatus::creating) return {};  // the create had committed its row
             progress(fmt::format("undoing the interrupted create of {}", name));
             return teardown(s, BranchMode::if_unchanged, true);  // the branch only while nobody committed on it
-        case Operation::remove:
+        case Operation::remove: {
             progress(fmt::format("finishing the interrupted delete of {} (its branch {} is kept)", name, s.branch));
+            // The session's commits come across first; when they cannot, its repository stays.
+            const auto paths = repo_paths(s);
+            if (fs::exists(paths.git_dir) && fs::exists(s.git_common_dir)) {
+                auto synced = sync_session_branch(paths, false);
+                if (!synced || (!moves_branch(synced->action) && synced->action != SyncAction::up_to_date &&
+                                synced->action != SyncAction::refuse_no_branch))
+                    return make_error(fmt::format("its commits could not be brought into {} ({}); run 'airlock sync {} "
+                                                  "--force' or 'airlock delete {} --force'",
+                                                  s.branch, synced ? std::string(to_string(synced->action))
+                                                                   : synced.error().message,
+                                                  name, name));
+            }
             return teardown(s, BranchMode::keep, false);
+        }
         case Operation::refresh: {
             progress(fmt::format("finishing the interrupted refresh of {}", name));
             auto mine = session_containers(name);

@@ -22,6 +22,7 @@
 #include "backends/backend.hpp"
 #include "session/container.hpp"
 #include "session/locks.hpp"
+#include "session/session_repo.hpp"
 #include "session/session.hpp"
 #include "session/store.hpp"
 
@@ -72,6 +73,7 @@ struct SessionView {
     Session session;
     std::string state;  // engine state (running, exited, ...) or "lost" / "creating" / "interrupted"
     bool from_engine = true;  // false: the engine did not answer; state is the store's view
+    std::string branch_note;  // "" or why the branch was not brought across (see sync)
 };
 
 // What delete did with the branch.
@@ -93,19 +95,28 @@ public:
     };
     Result<Refreshed> refresh(const std::string& name, const Progress& progress);
 
-    // Removes container, worktree, home volume and proxy client (and the branch with
-    // delete_branch). Refuses uncommitted changes, and with delete_branch a branch whose
-    // commits are not merged into the repository's HEAD, unless force.
+    // Removes container, worktree, the session's repository, home volume and proxy client
+    // (and the branch with delete_branch). Brings the branch across first. Refuses
+    // uncommitted changes, commits that could not be brought across, and with delete_branch
+    // a branch whose commits are not merged into the repository's HEAD, unless force.
     Result<Removed> remove(const std::string& name, bool force, bool delete_branch);
 
     Status start(const std::string& name);
-    Status stop(const std::string& name);
+    Status stop(const std::string& name);  // and brings the branch across (best effort)
+
+    // Brings the session's branch into the user's repository as airlock/<name> now
+    // (session_repo.hpp: fast-forward only unless force).
+    Result<SyncResult> sync(const std::string& name, bool force);
+
+    // Where the session's own repository and work tree are.
+    SessionRepoPaths repo_paths(const Session& s) const;
 
     // The id of the session's container; error "... run 'airlock refresh S'" when it is gone.
     Result<std::string> container_of(const std::string& name);
 
     // Sessions with the state the engine reports now; rows whose container is gone show as
-    // "lost" (and are marked so in the store, all in one transaction). When the engine does
+    // "lost" (and are marked so in the store, all in one transaction). Brings each session's
+    // branch across (best effort; branch_note says what stopped it). When the engine does
     // not answer: the store's view, every row with from_engine = false.
     Result<std::vector<SessionView>> list();
     Result<SessionView> show(const std::string& name);
@@ -133,6 +144,7 @@ private:
     Result<std::vector<ContainerState>> session_containers(const std::string& name);
     Status recover(const std::string& name, Operation op, const Progress& progress);
     Status finish_refresh(Session s, const Progress& progress);
+    HostSettings host_for(const Session& s) const;
     void mark_lost(const std::vector<std::string>& names);  // one transaction, best effort
     std::string lock_file(const std::string& name) const;
     const std::string& home_id() const { return settings_.host.home_id; }

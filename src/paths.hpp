@@ -21,7 +21,9 @@ struct Paths {
     std::filesystem::path worktrees() const { return home / "worktrees"; }
     std::filesystem::path hooks() const { return home / "hooks"; }
     std::filesystem::path secrets() const { return home / "secrets"; }
-    std::filesystem::path proxy_pid() const { return home / "proxy.pid"; }
+    std::filesystem::path proxy_pid() const { return home / "proxy.pid"; }  // the serving process
+    std::filesystem::path proxy_supervisor_pid() const { return home / "proxy-supervisor.pid"; }
+    std::filesystem::path proxy_lock() const { return home / "proxy.lock"; }  // flock: one starter at a time
     std::filesystem::path proxy_log() const { return home / "proxy.log"; }
     std::filesystem::path audit_log() const { return home / "audit.jsonl"; }
 

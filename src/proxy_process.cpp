@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace airlock {
@@ -60,22 +62,76 @@ void remove_pid_file(const std::filesystem::path& file) {
     if (in >> pid && pid == ::getpid()) std::filesystem::remove(file, ec);
 }
 
-std::optional<pid_t> running_proxy(const Paths& paths) {
-    std::ifstream in(paths.proxy_pid());
+namespace {
+
+// The pid in `file` if that process is alive and its command line holds `role`
+// (guards against a reused pid, and a zombie's empty command line).
+std::optional<pid_t> live_pid(const std::filesystem::path& file, std::string_view role) {
+    std::ifstream in(file);
     pid_t pid = 0;
     if (!(in >> pid) || pid <= 0 || !alive(pid)) return std::nullopt;
-    // Guard against pid reuse: the process must be an airlock.
     std::ifstream cmd(fmt::format("/proc/{}/cmdline", pid));
     std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
-    if (cmdline.find("proxy") == std::string::npos) return std::nullopt;
+    if (cmdline.find(role) == std::string::npos) return std::nullopt;
     return pid;
 }
 
-Result<std::string> start_proxy(const Paths& paths, std::uint16_t port) {
-    if (auto pid = running_proxy(paths)) return fmt::format("proxy already running (pid {})", *pid);
-    std::error_code ec;
-    std::filesystem::create_directories(paths.home, ec);
+// An exclusive flock on the home's proxy.lock, released when this goes away (and never
+// inherited: the descriptor is close-on-exec).
+class ProxyLock {
+public:
+    static Result<ProxyLock> acquire(const Paths& paths) {
+        std::error_code ec;
+        std::filesystem::create_directories(paths.home, ec);
+        int fd = ::open(paths.proxy_lock().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return make_error(fmt::format("cannot open {}: {}", paths.proxy_lock().string(), std::strerror(errno)));
+        while (::flock(fd, LOCK_EX) != 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            ::close(fd);
+            return make_error(fmt::format("cannot lock {}: {}", paths.proxy_lock().string(), std::strerror(e)));
+        }
+        return ProxyLock(fd);
+    }
+    ProxyLock(ProxyLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    ProxyLock& operator=(ProxyLock&&) = delete;
+    ~ProxyLock() {
+        if (fd_ >= 0) ::close(fd_);
+    }
 
+private:
+    explicit ProxyLock(int fd) : fd_(fd) {}
+    int fd_;
+};
+
+void reap_if_child(pid_t pid) {
+    int status;
+    ::waitpid(pid, &status, WNOHANG);
+}
+
+}  // namespace
+
+std::optional<pid_t> running_proxy(const Paths& paths) {
+    return live_pid(paths.proxy_pid(), std::string_view("proxy\0run", 9));
+}
+
+std::optional<pid_t> running_supervisor(const Paths& paths) {
+    return live_pid(paths.proxy_supervisor_pid(), std::string_view("proxy\0supervise", 15));
+}
+
+std::string proxy_down_note(const Paths& paths) {
+    if (running_proxy(paths)) return {};
+    if (auto sup = running_supervisor(paths))
+        return fmt::format("proxy: DOWN, its supervisor (pid {}) is restarting it; sessions have no API access "
+                           "until it is back (see {})",
+                           *sup, paths.proxy_log().string());
+    return "proxy: DOWN (not running); sessions have no API access; start it with 'airlock proxy start'";
+}
+
+namespace {
+
+Result<std::string> spawn_supervisor(const Paths& paths, std::uint16_t port) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return make_error(fmt::format("pipe: {}", std::strerror(errno)));
     int log = ::open(paths.proxy_log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -84,7 +140,7 @@ Result<std::string> start_proxy(const Paths& paths, std::uint16_t port) {
         ::close(fds[1]);
         return make_error(fmt::format("cannot open {}: {}", paths.proxy_log().string(), std::strerror(errno)));
     }
-    std::vector<std::string> args = {"airlock", "--home", paths.home.string(), "proxy", "run",
+    std::vector<std::string> args = {"airlock", "--home", paths.home.string(), "proxy", "supervise",
                                      "--ready-fd", std::to_string(fds[1])};
     if (port) {
         args.push_back("--port");
@@ -118,17 +174,22 @@ Result<std::string> start_proxy(const Paths& paths, std::uint16_t port) {
         if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
         char buf[512];
         auto n = ::read(fds[0], buf, sizeof buf);
-        if (n <= 0) break;  // the child exited without saying ready
+        if (n <= 0) break;  // the supervisor exited without saying ready
         got.append(buf, static_cast<std::size_t>(n));
     }
     ::close(fds[0]);
     if (got.rfind("ready", 0) == 0) {
         auto addresses = got.substr(6, got.find('\n') - 6);
-        return fmt::format("proxy started (pid {}), listening on {}; log: {}", child, addresses,
-                           paths.proxy_log().string());
+        auto server = running_proxy(paths);
+        return fmt::format("proxy started (pid {}, supervisor pid {}), listening on {}; log: {}",
+                           server ? *server : 0, child, addresses, paths.proxy_log().string());
     }
     int status = 0;
     if (::waitpid(child, &status, WNOHANG) == 0) {
+        ::kill(child, SIGTERM);  // it passes it on to a server that may still be starting
+        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (::waitpid(child, &status, WNOHANG) == 0 && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
         ::kill(child, SIGKILL);
         ::waitpid(child, &status, 0);
         return make_error(fmt::format("the proxy did not start listening within 20 s; see {}",
@@ -138,24 +199,57 @@ Result<std::string> start_proxy(const Paths& paths, std::uint16_t port) {
     return make_error(fmt::format("the proxy failed to start: {}", last.empty() ? "no output" : last));
 }
 
-Result<std::string> stop_proxy(const Paths& paths, std::chrono::seconds grace) {
-    auto pid = running_proxy(paths);
-    if (!pid) return std::string("proxy not running");
-    if (::kill(*pid, SIGTERM) != 0)
-        return make_error(fmt::format("cannot signal the proxy (pid {}): {}", *pid, std::strerror(errno)));
-    auto deadline = std::chrono::steady_clock::now() + grace + std::chrono::seconds(5);
-    while (alive(*pid) && std::chrono::steady_clock::now() < deadline) {
-        int status;
-        ::waitpid(*pid, &status, WNOHANG);  // in case it is our child
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}  // namespace
+
+Result<std::string> start_proxy(const Paths& paths, std::uint16_t port) {
+    auto lock = ProxyLock::acquire(paths);
+    if (!lock) return lock.error();
+    if (auto pid = running_proxy(paths)) return fmt::format("proxy already running (pid {})", *pid);
+    if (auto sup = running_supervisor(paths)) {
+        // A supervisor between two tries: ask for the restart now and wait for it.
+        ::kill(*sup, SIGUSR1);
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (std::chrono::steady_clock::now() < deadline && running_supervisor(paths) && !running_proxy(paths))
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (auto pid = running_proxy(paths))
+            return fmt::format("proxy started (pid {}) by its supervisor (pid {}); log: {}", *pid, *sup,
+                               paths.proxy_log().string());
+        if (running_supervisor(paths))
+            return make_error(fmt::format("the proxy's supervisor (pid {}) did not bring it back within 20 s; see {}",
+                                          *sup, paths.proxy_log().string()));
+        // It gave up meanwhile: start afresh.
     }
-    if (alive(*pid)) {
-        ::kill(*pid, SIGKILL);
+    return spawn_supervisor(paths, port);
+}
+
+Result<std::string> stop_proxy(const Paths& paths, std::chrono::seconds grace) {
+    auto lock = ProxyLock::acquire(paths);
+    if (!lock) return lock.error();
+    auto sup = running_supervisor(paths);
+    auto pid = running_proxy(paths);
+    if (!sup && !pid) return std::string("proxy not running");
+    // The supervisor passes SIGTERM on and does not restart a server it stops.
+    pid_t target = sup ? *sup : *pid;
+    if (::kill(target, SIGTERM) != 0)
+        return make_error(fmt::format("cannot signal the proxy (pid {}): {}", target, std::strerror(errno)));
+    auto running = [&] {
+        if (sup) reap_if_child(*sup);
+        if (pid) reap_if_child(*pid);
+        return (sup && running_supervisor(paths) == sup) || (pid && running_proxy(paths) == pid);
+    };
+    auto deadline = std::chrono::steady_clock::now() + grace + std::chrono::seconds(5);
+    while (running() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const std::string what = pid ? fmt::format("pid {}", *pid) : fmt::format("supervisor pid {}", *sup);
+    if (running()) {
+        if (sup) ::kill(*sup, SIGKILL);  // first, so it cannot start another
+        if (pid) ::kill(*pid, SIGKILL);
         std::error_code ec;
         std::filesystem::remove(paths.proxy_pid(), ec);
-        return fmt::format("proxy (pid {}) did not stop in time and was killed", *pid);
+        std::filesystem::remove(paths.proxy_supervisor_pid(), ec);
+        return fmt::format("proxy ({}) did not stop in time and was killed", what);
     }
-    return fmt::format("proxy stopped (pid {})", *pid);
+    return fmt::format("proxy stopped ({})", what);
 }
 
 Result<std::string> query_status(const std::filesystem::path& control_socket) {

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -15,7 +17,9 @@
 #include "config.hpp"
 #include "proxy/clients.hpp"
 #include "proxy/server.hpp"
+#include "proxy_log.hpp"
 #include "proxy_process.hpp"
+#include "proxy_supervisor.hpp"
 
 namespace airlock::cli {
 namespace {
@@ -26,26 +30,45 @@ Config load_or_throw(const Paths& paths) {
     return std::move(*config);
 }
 
-std::string timestamp() {
-    auto now = std::chrono::system_clock::now();
-    return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(now)));
-}
-
 // airlock proxy run: the server in the foreground. With --ready-fd, writes "ready\n" to that
-// descriptor once listening (how `proxy start` knows it may return).
-void run_proxy(Context& ctx, int ready_fd, std::uint16_t port) {
+// descriptor once listening (how the supervisor knows it may report success). With
+// --log-file, logs there (rotated) instead of to stderr; either way one line per message,
+// control characters escaped.
+void run_proxy(Context& ctx, int ready_fd, std::uint16_t port, const std::string& log_file,
+               const std::vector<std::string>& unix_listen) {
     const auto& paths = ctx.paths();
-    auto config = load_or_throw(paths);
+    std::shared_ptr<ProxyLog> file;
+    if (!log_file.empty()) {
+        // A test hook: a small limit shows the rotation without writing 10 MiB.
+        std::uint64_t max_bytes = kProxyLogMaxBytes;
+        if (const char* v = std::getenv("AIRLOCK_PROXY_LOG_MAX_BYTES"); v && *v) max_bytes = std::strtoull(v, nullptr, 10);
+        auto opened = ProxyLog::open(log_file, std::max<std::uint64_t>(max_bytes, 1024), kProxyLogKeep, true);
+        if (!opened) throw CommandError(opened.error().message);
+        file = std::move(*opened);
+    }
+    auto log = [file](const std::string& line) {
+        if (file) file->write("proxy", line);
+        else fmt::print(stderr, "{}", format_log_line(std::chrono::system_clock::now(), "proxy", line));
+    };
+    auto config = load_config(paths.config());
+    if (!config) {
+        log(config.error().message);  // the supervisor's starter shows the log's last line
+        throw CommandError(config.error().message);
+    }
     proxy::ServerOptions options;
     options.home = paths.home;
-    options.config = config;
+    options.config = *config;
     options.port_override = port;
+    for (const auto& p : unix_listen) options.unix_listen.emplace_back(p);
     options.control_socket = paths.home / "proxy.sock";
     options.reload_config = [file = paths.config()] { return load_config(file); };
-    options.log = [](const std::string& line) { fmt::print(stderr, "{} airlock proxy: {}\n", timestamp(), line); };
+    options.log = log;
 
     auto server = proxy::Server::create(std::move(options));
-    if (!server) throw CommandError(server.error().message);
+    if (!server) {
+        log(server.error().message);
+        throw CommandError(server.error().message);
+    }
 
     auto pid_written = write_pid_file(paths.proxy_pid());
     if (!pid_written) throw CommandError(pid_written.error().message);
@@ -57,18 +80,21 @@ void run_proxy(Context& ctx, int ready_fd, std::uint16_t port) {
     }
     (*server)->run();
     remove_pid_file(paths.proxy_pid());
-    fmt::print(stderr, "{} airlock proxy: stopped\n", timestamp());
+    log("stopped");
 }
 
 // False when the proxy is not running.
 bool print_status(const Paths& paths) {
     auto running = running_proxy(paths);
+    auto supervisor = running_supervisor(paths);
     if (!running) {
-        fmt::print("proxy: not running (start it with 'airlock proxy start')\n");
+        fmt::print("{}\n", proxy_down_note(paths));
         return false;
     }
     auto stats = query_status(paths.home / "proxy.sock");
-    fmt::print("proxy: running, pid {}\n", *running);
+    fmt::print("proxy: running, pid {}{}\n", *running,
+               supervisor ? fmt::format(" (supervisor pid {})", *supervisor)
+                          : std::string(" (no supervisor: it will not come back by itself if it dies)"));
     if (!stats) {
         fmt::print("status: {}\n", stats.error().message);
         return true;
@@ -86,12 +112,27 @@ void add_proxy_commands(CLI::App& app, Context& ctx) {
     auto* run = proxy_cmd->add_subcommand("run", "run the proxy in the foreground, logging to stderr");
     auto ready_fd = std::make_shared<int>(-1);
     auto port = std::make_shared<std::uint16_t>(0);
+    auto log_file = std::make_shared<std::string>();
     run->add_option("--ready-fd", *ready_fd, "write 'ready' to this descriptor once listening")->group("");
+    run->add_option("--log-file", *log_file, "log to this file (rotated) instead of stderr")->group("");
     run->add_option("--port", *port, "listen on this port instead of [proxy] port");
-    run->callback([&ctx, ready_fd, port] {
+    auto unix_listen = std::make_shared<std::vector<std::string>>();
+    run->add_option("--listen-unix", *unix_listen,
+                    "also listen on this unix socket (mode 0660; a stale socket file is replaced); repeatable");
+    run->callback([&ctx, ready_fd, port, log_file, unix_listen] {
         if (auto pid = running_proxy(ctx.paths()))
             throw CommandError(fmt::format("the proxy is already running (pid {}); stop it with 'airlock proxy stop'", *pid));
-        run_proxy(ctx, *ready_fd, *port);
+        run_proxy(ctx, *ready_fd, *port, *log_file, *unix_listen);
+    });
+
+    // What `proxy start` runs in the background: keeps `proxy run` going (proxy_supervisor.hpp).
+    auto* supervise = proxy_cmd->add_subcommand("supervise", "")->group("");
+    auto sup_ready_fd = std::make_shared<int>(-1);
+    auto sup_port = std::make_shared<std::uint16_t>(0);
+    supervise->add_option("--ready-fd", *sup_ready_fd, "write 'ready' to this descriptor once the proxy listens");
+    supervise->add_option("--port", *sup_port, "listen on this port instead of [proxy] port");
+    supervise->callback([&ctx, sup_ready_fd, sup_port] {
+        ctx.exit_code = run_supervisor(ctx.paths(), *sup_ready_fd, *sup_port);
     });
 
     auto* start = proxy_cmd->add_subcommand("start", "start the proxy in the background; returns once it listens");

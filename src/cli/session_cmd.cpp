@@ -1,4 +1,4 @@
-// airlock create | list | show | logs | stop | start | refresh | delete | clean-cache | doctor
+// airlock create | list | show | logs | stop | start | sync | diff | refresh | delete | clean-cache | doctor
 
 #include <CLI/CLI.hpp>
 #include <boost/json/serialize.hpp>
@@ -218,8 +218,19 @@ boost::json::object to_json(const session::SessionView& v, const std::string& ho
     o["created_at"] = s.created_at;
     o["updated_at"] = s.updated_at;
     o["last_error"] = s.last_error;
+    o["branch_note"] = v.branch_note;
     return o;
 }
+
+// The session branch's commits since its base, as show prints them (newest first).
+boost::json::array commits_json(const session::BranchLog& log) {
+    boost::json::array a;
+    for (const auto& c : log.commits)
+        a.emplace_back(boost::json::object{{"id", c.id}, {"summary", c.summary}, {"author", c.author}, {"time", c.time}});
+    return a;
+}
+
+constexpr std::size_t kShowCommits = 50;
 
 // Is something listening at addr:port? (What a container reaches as host.docker.internal.)
 bool reachable(const std::string& addr, std::uint16_t port) {
@@ -326,6 +337,9 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         fmt::print("  worktree:  {}\n", s->worktree);
         fmt::print("  container: {} ({})\n", session::container_name(w.manager_home_id, s->name), s->image);
         fmt::print("attach with 'airlock attach {}', logs with 'airlock logs {} -f'\n", s->name, s->name);
+        fmt::print("review with 'airlock diff {}' or 'airlock show {}' (not plain git in the worktree); "
+                   "'airlock sync {}' brings its commits to {} in your repository\n",
+                   s->name, s->name, s->name, s->branch);
     });
 
     // ---- list / show ----
@@ -339,10 +353,13 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         if (!views->empty() && !views->front().from_engine)
             fmt::print(stderr, "airlock: warning: the engine did not answer; showing the store's view (STATE is the "
                                "last recorded status)\n");
+        // Sessions without the proxy have no API access: say so, on stderr with --json.
+        const auto proxy_down = proxy_down_note(ctx.paths());
         if (*list_json) {
             boost::json::array a;
             for (const auto& v : *views) a.emplace_back(to_json(v, w.manager_home_id));
             fmt::print("{}\n", boost::json::serialize(a));
+            if (!proxy_down.empty()) fmt::print(stderr, "{}\n", proxy_down);
             return;
         }
         // Columns as wide as their longest value: long names never shift the others.
@@ -356,6 +373,10 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         for (const auto& v : *views)
             fmt::print("{:<{}}  {:<{}}  {:<{}}  {}\n", v.session.name, wn,
                        v.from_engine ? v.state : v.state + " (stored)", ws, v.session.branch, wb, v.session.image);
+        for (const auto& v : *views)
+            if (!v.branch_note.empty())
+                fmt::print(stderr, "note: {}: {}\n", v.session.name, session::terminal_safe(v.branch_note));
+        if (!proxy_down.empty()) fmt::print("{}\n", proxy_down);
     });
 
     auto show_name = opt<std::string>();
@@ -370,12 +391,30 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         if (!v->from_engine)
             fmt::print(stderr, "airlock: warning: the engine did not answer; showing the store's view\n");
         auto o2 = to_json(*v, w.manager_home_id);
+        const auto proxy_down = proxy_down_note(ctx.paths());
+        o2["proxy"] = proxy_down.empty() ? "running" : "down";
+        auto log = session::session_log(w.manager->repo_paths(v->session), v->session.base_commit, kShowCommits);
         if (*show_json) {
+            o2["commits"] = log ? commits_json(*log) : boost::json::array{};
+            o2["commit_count"] = log ? log->total : 0;
             fmt::print("{}\n", boost::json::serialize(o2));
+            if (!proxy_down.empty()) fmt::print(stderr, "{}\n", proxy_down);
             return;
         }
         for (const auto& [k, val] : o2)
-            fmt::print("{:<14} {}\n", std::string(k) + ":", val.is_string() ? std::string(val.as_string()) : boost::json::serialize(val));
+            fmt::print("{:<14} {}\n", std::string(k) + ":",
+                       session::terminal_safe(val.is_string() ? std::string(val.as_string()) : boost::json::serialize(val)));
+        if (!proxy_down.empty()) fmt::print("{}\n", proxy_down);
+        if (!log) {
+            fmt::print("{:<14} {}\n", "commits:", session::terminal_safe(log.error().message));
+            return;
+        }
+        fmt::print("{:<14} {} on {} since {} (see 'airlock diff {}')\n", "commits:", log->total, v->session.branch,
+                   v->session.base_commit.substr(0, 12), v->session.name);
+        for (const auto& c : log->commits)
+            fmt::print("  {} {} ({})\n", c.id.substr(0, 12), session::terminal_safe(c.summary),
+                       session::terminal_safe(c.author));
+        if (log->total > log->commits.size()) fmt::print("  ... and {} more\n", log->total - log->commits.size());
     });
 
     // ---- logs / attach / stop / start ----
@@ -417,6 +456,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
                 ::usleep(100 * 1000);
             }
             if (next.empty()) {
+                (void)w.manager->sync(*logs_name, false);  // the container stopped: bring its commits
                 auto c = w.backend->inspect(*id);
                 if (c && *c)
                     fmt::print(stderr, "airlock: the agent of {} exited ({}); logs end here\n", *logs_name,
@@ -444,6 +484,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         auto id = w.manager->container_of(*attach_name);
         if (!id) throw CommandError(id.error().message);
         auto code = relay_terminal(*w.backend, *id);
+        (void)w.manager->sync(*attach_name, false);  // the agent may have committed meanwhile
         if (!code) throw CommandError(code.error().message);
     });
 
@@ -465,6 +506,60 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         });
     }
 
+    // ---- sync / diff ----
+    auto sync_name = opt<std::string>();
+    auto sync_force = opt<bool>(false);
+    auto* sync = app.add_subcommand("sync", "bring the session's commits into your repository as branch airlock/<session> now");
+    sync->add_option("session", *sync_name, "session name")->required();
+    sync->add_flag("--force", *sync_force, "replace airlock/<session> even when it is not an ancestor of the session's branch");
+    sync->callback([&ctx, sync_name, sync_force] {
+        auto w = open_world(ctx);
+        auto s = w.manager->get(*sync_name);
+        if (!s) throw CommandError(s.error().message);
+        auto r = w.manager->sync(*sync_name, *sync_force);
+        if (!r) throw CommandError(r.error().message);
+        auto short_tip = [](const std::string& id) { return id.empty() ? std::string("(none)") : id.substr(0, 12); };
+        switch (r->action) {
+            case session::SyncAction::up_to_date:
+                fmt::print("{} is up to date ({})\n", s->branch, short_tip(r->new_tip));
+                return;
+            case session::SyncAction::create:
+            case session::SyncAction::fast_forward:
+            case session::SyncAction::force_update:
+                fmt::print("{}: {} -> {} ({})\n", s->branch, short_tip(r->old_tip), short_tip(r->new_tip),
+                           session::to_string(r->action));
+                return;
+            case session::SyncAction::refuse_diverged:
+                throw CommandError(fmt::format(
+                    "{} in your repository ({}) is not an ancestor of the session's branch ({}); nothing moved. Look "
+                    "with 'airlock diff {}', then 'airlock sync {} --force' to replace it",
+                    s->branch, short_tip(r->old_tip), short_tip(r->new_tip), *sync_name, *sync_name));
+            case session::SyncAction::refuse_checked_out:
+                throw CommandError(fmt::format("{} is checked out in your repository; switch to another branch, then "
+                                               "run 'airlock sync {}' again",
+                                               s->branch, *sync_name));
+            case session::SyncAction::refuse_no_branch:
+                throw CommandError(fmt::format("the session's repository has no branch {} (the agent deleted it); "
+                                               "nothing to bring across",
+                                               s->branch));
+        }
+    });
+
+    auto diff_name = opt<std::string>();
+    auto diff_worktree = opt<bool>(false);
+    auto* diff = app.add_subcommand("diff", "the session's work against its base, read safely (libgit2; nothing the agent wrote runs)");
+    diff->add_option("session", *diff_name, "session name")->required();
+    diff->add_flag("--worktree", *diff_worktree, "include uncommitted changes (the work tree against the base)");
+    diff->callback([&ctx, diff_name, diff_worktree] {
+        auto w = open_world(ctx);
+        auto s = w.manager->get(*diff_name);
+        if (!s) throw CommandError(s.error().message);
+        auto patch = session::session_diff(w.manager->repo_paths(*s), s->base_commit, *diff_worktree);
+        if (!patch) throw CommandError(patch.error().message);
+        auto text = session::terminal_safe(*patch);
+        std::fwrite(text.data(), 1, text.size(), stdout);
+    });
+
     // ---- refresh / delete ----
     auto refresh_name = opt<std::string>();
     auto* refresh = app.add_subcommand("refresh", "re-pull the image and recreate the container; keep worktree and home");
@@ -485,7 +580,8 @@ void add_session_commands(CLI::App& app, Context& ctx) {
     auto* del = app.add_subcommand("delete", "remove container, worktree, home volume and proxy client");
     del->add_option("session", *delete_name, "session name")->required();
     del->add_flag("--force", *force,
-                  "even with uncommitted changes in the worktree, or (with --delete-branch) unmerged commits");
+                  "even with uncommitted changes, commits that cannot be brought into airlock/<session>, or (with "
+                  "--delete-branch) commits not merged into HEAD");
     del->add_flag("--delete-branch", *delete_branch,
                   "also delete the branch airlock/<session> (refused when it has commits not merged into HEAD, "
                   "unless --force)");
@@ -580,9 +676,13 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         else good("CA " + (*authority)->info().cert_path.string() + " (key 0600)");
         auto pid = running_proxy(paths);
         if (!pid) {
-            bad("the proxy is not running", "airlock proxy start");
+            bad(proxy_down_note(paths), "airlock proxy start (see " + paths.proxy_log().string() + ")");
         } else {
-            good(fmt::format("proxy running (pid {})", *pid));
+            auto supervisor = running_supervisor(paths);
+            good(supervisor ? fmt::format("proxy running (pid {}, supervisor pid {})", *pid, *supervisor)
+                            : fmt::format("proxy running (pid {}, no supervisor: it will not come back by itself "
+                                          "if it dies; 'airlock proxy stop && airlock proxy start' adds one)",
+                                          *pid));
             if (backend) {
                 auto gateways = backend->bridge_gateways();
                 if (!gateways || gateways->empty()) {

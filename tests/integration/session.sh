@@ -189,6 +189,8 @@ gone() {
   [ -e "$AIRLOCK_HOME/worktrees/$s" ] && left+=("worktree dir")
   git -C "$repo" worktree list --porcelain | grep -q "/worktrees/$s\$" && left+=("git worktree entry")
   [ -e "$gitdir/worktrees/$s" ] && left+=("$gitdir/worktrees/$s")
+  [ -e "$AIRLOCK_HOME/sessions/$s" ] && left+=("the session's repository $AIRLOCK_HOME/sessions/$s")
+  [ -z "$(git -C "$repo" for-each-ref "refs/airlock/$s/")" ] || left+=("refs/airlock/$s/*")
   "$bin" proxy client list 2>/dev/null | awk 'NR > 1 {print $1}' | grep -qx "$s" && left+=("proxy client")
   "$bin" list --json 2>/dev/null | grep -q "\"name\":\"$s\"" && left+=("session row")
   if [ "$branch" = kept ]; then
@@ -269,6 +271,7 @@ wt1=$AIRLOCK_HOME/worktrees/$s1
 # Wait for the agent's commit.
 committed=
 for _ in $(seq 300); do
+  "$bin" sync "$s1" >/dev/null 2>&1 || true  # the commit is in the session's repository until brought across
   if [ "$(git -C "$repo" log -1 --format=%s "airlock/$s1" 2>/dev/null)" = agent-work ]; then committed=1; break; fi
   [ "$(docker inspect -f '{{.State.Running}}' "$c1" 2>/dev/null)" = true ] || break
   sleep 0.5
@@ -328,10 +331,11 @@ json_check "labels dev.airlock.session and dev.airlock.home" "$tmp/inspect1.json
 json_check "WorkingDir is /workspace/sub (--repo named a subdirectory)" "$tmp/inspect1.json" \
   "e[0]['Config']['WorkingDir'] == '/workspace/sub'"
 mounts_expr="{m['Destination']: (m['Type'], m.get('Source'), m['RW'], m.get('Name')) for m in e[0]['Mounts']}"
-json_check "mounts: /workspace rw from the worktree, the git dir rw at its own path" "$tmp/inspect1.json" \
-  "(lambda m: m['/workspace'][1:3] == ('$wt1', True) and m['$gitdir'][1:3] == ('$gitdir', True))($mounts_expr)"
-json_check "mounts: hooks and config of the git dir read-only" "$tmp/inspect1.json" \
-  "(lambda m: m['$gitdir/hooks'][2] is False and m['$gitdir/config'][2] is False)($mounts_expr)"
+sgit1=$AIRLOCK_HOME/sessions/$s1/git
+json_check "mounts: /workspace rw from the worktree, its .git file read-only, the session's repository rw at /airlock/git" "$tmp/inspect1.json" \
+  "(lambda m: m['/workspace'][1:3] == ('$wt1', True) and m['/workspace/.git'][1:3] == ('$wt1/.git', False) and m['/airlock/git'][1:3] == ('$sgit1', True))($mounts_expr)"
+json_check "mounts: the session repository's hooks and config read-only; of the user's repository only objects/, read-only" "$tmp/inspect1.json" \
+  "(lambda m: m['/airlock/git/hooks'][2] is False and m['/airlock/git/config'][2] is False and m['$gitdir/objects'][1:3] == ('$gitdir/objects', False) and '$gitdir' not in m and not any(k.startswith('$gitdir') and v[2] for k, v in m.items()))($mounts_expr)"
 json_check "mounts: /etc/airlock/ca.pem, ca-bundle.pem, hooks read-only" "$tmp/inspect1.json" \
   "(lambda m: m['/etc/airlock/ca.pem'][1:3] == ('$AIRLOCK_HOME/ca/ca.pem', False) and m['/etc/airlock/ca-bundle.pem'][2] is False and m['/etc/airlock/hooks'][2] is False)($mounts_expr)"
 json_check "mounts: /home/agent is the volume airlock-home-$s1-$hid, the cache volume at its target" "$tmp/inspect1.json" \
@@ -349,14 +353,16 @@ run_capture docker exec "$c1" sh -c 'ls -la /etc/airlock /etc/airlock/hooks; cat
 if [ "$rc" -eq 0 ] && ! grep -qF -- "$secret" <<<"$out" && ! grep -q 'PRIVATE KEY' <<<"$out" && grep -q 'BEGIN CERTIFICATE' <<<"$out"; then
   ok "the files under /etc/airlock hold certificates only: no secret, no private key"
 else not_ok "the files under /etc/airlock (exit $rc): $(short "$out" 300)"; fi
-run_capture docker exec "$c1" sh -c "echo x > '$gitdir/hooks/post-checkout'"
-[ "$rc" -ne 0 ] && [ ! -e "$gitdir/hooks/post-checkout" ] && ok "writing $gitdir/hooks/post-checkout from inside fails ($(short "$out" 120))" \
-  || not_ok "writing the repository's hooks from inside must fail (exit $rc)"
-run_capture docker exec "$c1" sh -c "echo '[core]' >> '$gitdir/config'"
-[ "$rc" -ne 0 ] && ok "appending to $gitdir/config from inside fails" || not_ok "appending to the repository's git config from inside must fail"
-run_capture docker exec "$c1" sh -c "mv '$gitdir/hooks' '$gitdir/hooks.moved' || rmdir '$gitdir/hooks'"
-[ "$rc" -ne 0 ] && [ -d "$gitdir/hooks" ] && [ ! -e "$gitdir/hooks.moved" ] && ok "moving the read-only hooks directory aside from inside fails" \
-  || not_ok "moving $gitdir/hooks aside from inside must fail (exit $rc)"
+run_capture docker exec "$c1" sh -c "echo x > /airlock/git/hooks/post-checkout"
+[ "$rc" -ne 0 ] && [ ! -e "$sgit1/hooks/post-checkout" ] && ok "writing the session repository's hooks/post-checkout from inside fails ($(short "$out" 120))" \
+  || not_ok "writing the session repository's hooks from inside must fail (exit $rc)"
+run_capture docker exec "$c1" sh -c "echo '[core]' >> /airlock/git/config"
+[ "$rc" -ne 0 ] && ok "appending to the session repository's config from inside fails" || not_ok "appending to /airlock/git/config from inside must fail"
+run_capture docker exec "$c1" sh -c "mv /airlock/git/hooks /airlock/git/hooks.moved || rmdir /airlock/git/hooks"
+[ "$rc" -ne 0 ] && [ -d "$sgit1/hooks" ] && [ ! -e "$sgit1/hooks.moved" ] && ok "moving the read-only hooks directory aside from inside fails" \
+  || not_ok "moving /airlock/git/hooks aside from inside must fail (exit $rc)"
+run_capture docker exec "$c1" sh -c "touch '$gitdir/objects/x' || rm -rf '$gitdir/objects/info'"
+[ "$rc" -ne 0 ] && [ ! -e "$gitdir/objects/x" ] && ok "the user's objects are read-only inside" || not_ok "writing $gitdir/objects from inside must fail (exit $rc)"
 run_capture docker exec "$c1" sh -c "echo x > /etc/airlock/hooks/x"
 [ "$rc" -ne 0 ] && ok "writing /etc/airlock/hooks from inside fails" || not_ok "writing /etc/airlock/hooks from inside must fail"
 run_capture docker exec "$c1" sh -c 'grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/1/status; id -u; id -g'

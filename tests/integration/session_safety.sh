@@ -89,6 +89,13 @@ a() {
   aout=$(cat "$logs/$name.out"); aerr=$(cat "$logs/$name.err")
 }
 hid() { cat "$AIRLOCK_HOME/home-id"; }
+# session_commit S WORD: a commit in the session's own repository (what the agent does),
+# made from the host; prints its id
+session_commit() {
+  local g=(git --git-dir="$AIRLOCK_HOME/sessions/$1/git" --work-tree="$AIRLOCK_HOME/worktrees/$1")
+  echo "$2" >"$AIRLOCK_HOME/worktrees/$1/$2.txt"
+  "${g[@]}" add "$2.txt" && "${g[@]}" commit -q -m "the agent's $2" && "${g[@]}" rev-parse HEAD
+}
 cname() { echo "airlock-$1-$(hid)"; }
 running() { [ "$(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ]; }
 # containers of session S in this home, one "name status" per line
@@ -103,6 +110,7 @@ nothing_left() {
   [ -e "$AIRLOCK_HOME/worktrees/$s" ] && left+=("worktree")
   "$bin" list --json 2>/dev/null | grep -q "\"name\":\"$s\"" && left+=("row")
   [ -e "$AIRLOCK_HOME/sessions/$s.lock" ] && left+=("lock file")
+  [ -e "$AIRLOCK_HOME/sessions/$s" ] && left+=("sessions/$s")
   [ ${#left[@]} -eq 0 ] || { echo "${left[*]}"; return 1; }
 }
 
@@ -159,10 +167,7 @@ for step in delete:marked teardown:containers teardown:worktree; do
   s=$run-d-${step#*:}
   a "create-$s" create --agent shell --name "$s" --repo "$repo" --prompt 'sleep 300'
   [ "$rc" -eq 0 ] || not_ok "create $s (exit $rc): $(short "$aerr")"
-  echo "work of $s" >"$AIRLOCK_HOME/worktrees/$s/work.txt"
-  git -C "$AIRLOCK_HOME/worktrees/$s" add work.txt
-  git -C "$AIRLOCK_HOME/worktrees/$s" commit -q -m "the agent's work"
-  committed=$(git -C "$AIRLOCK_HOME/worktrees/$s" rev-parse HEAD)
+  committed=$(session_commit "$s" work)
   set +e
   AIRLOCK_TEST_KILL_AFTER=$step "$bin" delete "$s" >/dev/null 2>&1
   krc=$?
@@ -183,10 +188,7 @@ done
 # ---- 8. delete --delete-branch refuses unmerged commits unless --force --------------------------
 s=$run-unmerged
 a create-unmerged create --agent shell --name "$s" --repo "$repo" --prompt 'sleep 300'
-echo work >"$AIRLOCK_HOME/worktrees/$s/w.txt"
-git -C "$AIRLOCK_HOME/worktrees/$s" add w.txt
-git -C "$AIRLOCK_HOME/worktrees/$s" commit -q -m work
-tip=$(branch_at "$s")
+tip=$(session_commit "$s" work)
 a del-unmerged delete --delete-branch "$s"
 if [ "$rc" -eq 1 ] && grep -q "not merged" <<<"$aerr" && grep -q "${tip:0:12}" <<<"$aerr" && [ "$(branch_at "$s")" = "$tip" ] \
     && running "$(cname "$s")"; then ok "delete --delete-branch refuses unmerged commits, names the commit, changes nothing"

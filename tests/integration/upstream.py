@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """A local TLS upstream for the proxy integration tests (python3 stdlib only).
 
-    upstream.py --cert C --key K --port P [--port-file F] [--host 127.0.0.1]
+    upstream.py --cert C --key K --port P [--port-file F] [--host 127.0.0.1] [--name N] [--log F]
     upstream.py --pattern-sha256 N      # sha256 of the first N bytes of /bytes, then exit
 
 HTTP/1.1 with keep-alive, one thread per connection. Endpoints:
   /echo[/...]          any method: 200 JSON {method, path, query, version, headers: [[name, value], ...]
-                       in order as received, body_sha256, body_len, connection_id, request_index, sni}
+                       in order as received, body_sha256, body_len, connection_id, request_index, sni,
+                       upstream: the --name this upstream was started with}
   /sse?n=10&interval_ms=100
                        text/event-stream, one event per interval, each flushed on its own;
                        data is JSON {"i": i, "t": time.time() at send}
@@ -18,7 +19,9 @@ HTTP/1.1 with keep-alive, one thread per connection. Endpoints:
   /auth-required       401 unless x-api-key equals $UPSTREAM_EXPECT_KEY
   /close-soon          JSON {connection_id}; the connection closes 0.2 s later (idle timeout)
   /drop-next           JSON {connection_id}; the next request on the connection is not answered
-Records nothing to disk; runs until killed.
+--log F appends every request head it receives to F as one JSON line {upstream, method, target,
+headers} (what the far side saw, for the credential-routing tests); otherwise it records
+nothing to disk. Runs until killed.
 """
 import argparse
 import base64
@@ -34,6 +37,10 @@ import threading
 import time
 import urllib.parse
 from http import HTTPStatus
+
+NAME = None      # --name
+LOG = None       # --log: an open file, appended under LOG_LOCK
+LOG_LOCK = threading.Lock()
 
 BLOCK = 256 * 1024
 MAX_HEAD = 64 * 1024
@@ -268,6 +275,12 @@ class Connection:
                 self.respond(None, 400, (str(e) + "\n").encode(), keep_alive=False)
                 return
             self.requests += 1
+            if LOG is not None:
+                line = json.dumps({"upstream": NAME, "method": req.method, "target": req.target,
+                                   "headers": [[k, v] for k, v in req.headers]})
+                with LOG_LOCK:
+                    LOG.write(line + "\n")
+                    LOG.flush()
             if getattr(self, "drop_next", False):
                 return
             conn_tokens = req.tokens("Connection")
@@ -302,6 +315,7 @@ class Connection:
                     "connection_id": self.id,
                     "request_index": self.requests,
                     "sni": self.sni,
+                    "upstream": NAME,
                 },
                 keep_alive=keep_alive,
             )
@@ -471,7 +485,13 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     ap.add_argument("--pattern-sha256", type=int, metavar="N")
+    ap.add_argument("--name")
+    ap.add_argument("--log")
     args = ap.parse_args()
+    global NAME, LOG
+    NAME = args.name
+    if args.log:
+        LOG = open(args.log, "a")
     if args.pattern_sha256 is not None:
         print(pattern_sha256(args.pattern_sha256))
         return

@@ -130,3 +130,72 @@ TEST_CASE("origin_form and path_for_log") {
     CHECK(path_for_log("/v1/messages?key=secret") == "/v1/messages");
     CHECK(path_for_log("https://h.example/v1#frag") == "/v1");
 }
+
+namespace {
+
+ResponseFraming rframing(const std::string& fields, std::string_view status_line = "HTTP/1.1 200 OK",
+                         std::string_view method = "GET") {
+    auto raw = std::string(status_line) + "\r\n" + fields + "\r\n";
+    auto head = parse_response_head(raw);
+    REQUIRE_MESSAGE(head, raw);
+    return response_framing(*head, method);
+}
+
+bool close_wanted(const std::string& raw) {
+    auto head = parse_request_head(raw);
+    REQUIRE_MESSAGE(head, raw);
+    return wants_close(*head);
+}
+
+}  // namespace
+
+TEST_CASE("response_framing: bodies") {
+    auto f = rframing("Content-Length: 12\r\n");
+    CHECK(f.body == ResponseBody::length);
+    CHECK(f.length == 12);
+    CHECK_FALSE(f.close);
+
+    f = rframing("Transfer-Encoding: chunked\r\n");
+    CHECK(f.body == ResponseBody::chunked);
+    CHECK_FALSE(f.close);
+    CHECK(rframing("Transfer-Encoding: gzip, Chunked\r\n").body == ResponseBody::chunked);
+
+    // Transfer-Encoding wins over Content-Length.
+    CHECK(rframing("Content-Length: 3\r\nTransfer-Encoding: chunked\r\n").body == ResponseBody::chunked);
+
+    // Neither: until close.
+    f = rframing("");
+    CHECK(f.body == ResponseBody::until_close);
+    CHECK(f.close);
+    f = rframing("Transfer-Encoding: gzip\r\n");
+    CHECK(f.body == ResponseBody::until_close);
+    CHECK(f.close);
+}
+
+TEST_CASE("response_framing: no body for HEAD, 1xx, 204, 304") {
+    CHECK(rframing("Content-Length: 12\r\n", "HTTP/1.1 200 OK", "HEAD").body == ResponseBody::none);
+    CHECK(rframing("", "HTTP/1.1 100 Continue").body == ResponseBody::none);
+    CHECK(rframing("", "HTTP/1.1 101 Switching Protocols").body == ResponseBody::none);
+    CHECK(rframing("Transfer-Encoding: chunked\r\n", "HTTP/1.1 204 No Content").body == ResponseBody::none);
+    auto f = rframing("Content-Length: 5\r\n", "HTTP/1.1 304 Not Modified");
+    CHECK(f.body == ResponseBody::none);
+    CHECK_FALSE(f.close);
+}
+
+TEST_CASE("response_framing: connection close") {
+    CHECK(rframing("Content-Length: 0\r\nConnection: close\r\n").close);
+    CHECK(rframing("Content-Length: 0\r\nConnection: keep-alive, Close\r\n").close);
+    CHECK(rframing("Content-Length: 0\r\n", "HTTP/1.0 200 OK").close);
+    CHECK_FALSE(rframing("Content-Length: 0\r\nConnection: keep-alive\r\n", "HTTP/1.0 200 OK").close);
+    CHECK(rframing("", "HTTP/1.1 204 No Content", "GET").close == false);
+}
+
+TEST_CASE("wants_close") {
+    CHECK_FALSE(close_wanted(req("Host: a\r\n", "GET / HTTP/1.1")));
+    CHECK(close_wanted(req("Host: a\r\nConnection: close\r\n", "GET / HTTP/1.1")));
+    CHECK(close_wanted(req("Host: a\r\nConnection: keep-alive, close\r\n", "GET / HTTP/1.1")));
+    CHECK(close_wanted(req("Host: a\r\n", "GET / HTTP/1.0")));
+    CHECK_FALSE(close_wanted(req("Host: a\r\nConnection: Keep-Alive\r\n", "GET / HTTP/1.0")));
+    // keep-alive means nothing in HTTP/1.1 and cannot undo close.
+    CHECK(close_wanted(req("Host: a\r\nConnection: close, keep-alive\r\n", "GET / HTTP/1.1")));
+}

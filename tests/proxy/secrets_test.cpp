@@ -313,3 +313,40 @@ TEST_CASE("secrets: no error message contains the secret") {
     ::unsetenv("AIRLOCK_TEST_SECRET_ML");
     CHECK(no_children_left());
 }
+
+TEST_CASE("secrets: secret_command_environment keeps what a password manager needs, nothing else") {
+    const char* env[] = {"PATH=/usr/bin:/bin", "HOME=/home/u", "LC_ALL=C.UTF-8", "OP_SESSION_my=tok",
+                         "BW_SESSION=bw", "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1/bus",
+                         "ANTHROPIC_API_KEY=sk-other-rule", "GITHUB_TOKEN=ghp-x", "OP_SERVICE_ACCOUNT_TOKEN=ops",
+                         "AIRLOCK_HOME=/h", "=odd", "NOEQUALS", nullptr};
+    auto out = airlock::proxy::secret_command_environment(env, {"OP_SERVICE_ACCOUNT_TOKEN"});
+    std::vector<std::string> want = {"PATH=/usr/bin:/bin", "HOME=/home/u", "LC_ALL=C.UTF-8", "OP_SESSION_my=tok",
+                                     "BW_SESSION=bw", "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1/bus"};
+    CHECK(out == want);
+}
+
+TEST_CASE("secrets: a secret command never sees another rule's env secret, nor the proxy's other variables") {
+    ::setenv("AIRLOCK_TEST_OTHER_RULE_SECRET", "sk-other-rule-value", 1);
+    ::setenv("OP_AIRLOCK_TEST_SECRET", "sk-op-named-env-secret", 1);  // an allowed prefix, but an env secret
+    ::setenv("AIRLOCK_TEST_UNRELATED", "unrelated-value", 1);
+    ::setenv("LC_AIRLOCK_TEST", "kept", 1);
+    std::vector<CredentialRule> rules = {
+        env_rule("other", "AIRLOCK_TEST_OTHER_RULE_SECRET"),
+        env_rule("op-env", "OP_AIRLOCK_TEST_SECRET"),
+        // Its "secret" is its whole environment on one line.
+        command_rule("cmd", {"sh", "-c", "env | tr '\\n' ' '"}),
+    };
+    TempDir home;
+    auto set = load_secrets(rules, home.path);
+    REQUIRE_MESSAGE(set.ok(), (set.ok() ? "" : set.error().message));
+    const auto& env = set->by_rule.at("cmd");
+    CHECK_FALSE(contains(env, "sk-other-rule-value"));
+    CHECK_FALSE(contains(env, "sk-op-named-env-secret"));
+    CHECK_FALSE(contains(env, "unrelated-value"));
+    CHECK(contains(env, "PATH="));
+    CHECK(contains(env, "LC_AIRLOCK_TEST=kept"));
+    ::unsetenv("AIRLOCK_TEST_OTHER_RULE_SECRET");
+    ::unsetenv("OP_AIRLOCK_TEST_SECRET");
+    ::unsetenv("AIRLOCK_TEST_UNRELATED");
+    ::unsetenv("LC_AIRLOCK_TEST");
+}

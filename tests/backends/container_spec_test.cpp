@@ -148,3 +148,15 @@ TEST_CASE("parse_cpus") {
     CHECK(parse_cpus("0.0000000001").error().message.find("9 decimal places") != std::string::npos);
     CHECK(parse_cpus("99999999").error().message.find("too many CPUs") != std::string::npos);
 }
+
+TEST_CASE("check_pids_limit: one rule for --pids-limit and [docker] pids_limit, at least 32") {
+    using airlock::docker::check_pids_limit;
+    CHECK(check_pids_limit(32).value() == 32);
+    CHECK(check_pids_limit(1024, "pids_limit").value() == 1024);
+    for (std::int64_t bad : {std::int64_t{0}, std::int64_t{-1}, std::int64_t{1}, std::int64_t{31}}) {
+        auto r = check_pids_limit(bad);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.find("must be at least 32") != std::string::npos);
+    }
+    CHECK(check_pids_limit(0).error().message.find("0 does not mean unlimited") != std::string::npos);
+}

@@ -233,6 +233,10 @@ a create-p7 create --agent shell --name "$s" --repo "$repo" --prompt 'sleep 300'
 a start-over start "$first_ok"
 if [ "$rc" -eq 1 ] && grep -q "max_containers is 4" <<<"$aerr" && ! running "$(cname "$first_ok")"; then ok "start refuses a fifth running session"
 else not_ok "start past max_containers (exit $rc): $(short "$aerr")"; fi
+a refresh-at-limit refresh "$s"
+[ "$rc" -eq 0 ] && running "$(cname "$s")" && [ "$(docker ps -q --filter "label=dev.airlock.home-id=$(hid)" | wc -l)" -eq 4 ] \
+  && ok "refresh at the limit replaces its own container (it does not count itself)" \
+  || not_ok "refresh with max_containers sessions running (exit $rc): $(short "$aerr")"
 for n in 1 2 3 4 5 6 7; do "$bin" delete --force --delete-branch "$run-p$n" >/dev/null 2>&1 || true; done
 
 # ---- 4. refresh: doctor --fix during it, and kills at each step -----------------------------------

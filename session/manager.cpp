@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <utility>
@@ -15,6 +16,7 @@
 
 #include "backends/docker/container_spec.hpp"
 #include "session/names.hpp"
+#include "session/network.hpp"
 #include "session/session_repo.hpp"
 #include "session/worktree.hpp"
 
@@ -102,6 +104,32 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> numeric_user(const std::s
 }
 
 std::string short_commit(const std::string& id) { return id.substr(0, 12); }
+
+std::string sync_lock_file(const ManagerSettings& s, const std::string& name) {
+    return (fs::path(s.sessions_dir) / (name + ".sync.lock")).string();
+}
+
+// Held while a session's branch is brought across and while its repository is removed, so a
+// sync (list, show, stop, the watcher of a stopping container) never races a delete.
+class SyncLock {
+public:
+    explicit SyncLock(const std::string& file) {
+        std::error_code ec;
+        fs::create_directories(fs::path(file).parent_path(), ec);
+        fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd_ >= 0)
+            while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+            }
+    }
+    SyncLock(const SyncLock&) = delete;
+    SyncLock& operator=(const SyncLock&) = delete;
+    ~SyncLock() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+
+private:
+    int fd_ = -1;
+};
 
 }  // namespace
 
@@ -227,6 +255,10 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     if (!r.memory.empty())
         if (auto m = docker::parse_memory(r.memory); !m) return m.error();
     if (auto p = docker::check_pids_limit(r.pids_limit); !p) return p.error();
+    if (auto st = validate_network(r.network); !st) return st.error();
+    if (is_confined(r.network) && settings_.host.relay_binary.empty())
+        return make_error("airlock-relay was not found next to the airlock binary (or in ../libexec/airlock/), so a "
+                          "confined session cannot reach the proxy; reinstall airlock, or choose --network open");
     if (r.agent_definition.command.empty())
         return make_error(fmt::format("agent '{}' has an empty command; fix [agent.{}] in config.toml", r.agent, r.agent));
     for (const auto& e : r.extra_env)
@@ -494,7 +526,10 @@ Result<Removed> SessionManager::remove(const std::string& name, bool force, bool
     // First bring the session's last commits into the branch (which stays unless asked; a
     // check for unmerged work then sees all of it).
     if (own_repo) {
-        auto synced = sync_session_branch(paths, false);
+        auto synced = [&] {
+            SyncLock held(sync_lock_file(settings_, name));
+            return sync_session_branch(paths, false);
+        }();
         if (!force && !synced)
             return make_error(fmt::format("session '{}': its commits could not be brought into {} ({}); delete with "
                                           "--force to lose them",
@@ -541,6 +576,7 @@ Status SessionManager::teardown(const Session& s, BranchMode branch, bool best_e
     crash_point("teardown:containers");
     bool repo_there = !s.repo_root.empty() && fs::exists(s.git_common_dir);
     if (repo_there) {
+        SyncLock held(sync_lock_file(settings_, s.name));
         if (auto st = step(remove_session_repo(repo_paths(s))); !st) return st;
     } else {
         // The user's repository moved or is gone: the work tree and the session's repository
@@ -571,7 +607,9 @@ Status SessionManager::teardown(const Session& s, BranchMode branch, bool best_e
     if (auto st = step(clients_.remove(s.name)); !st) return st;
     std::error_code ec;
     fs::remove_all(fs::path(settings_.sessions_dir) / s.name, ec);
-    return store_.remove(s.name);
+    auto removed = store_.remove(s.name);
+    fs::remove(sync_lock_file(settings_, s.name), ec);
+    return removed;
 }
 
 Result<std::string> SessionManager::container_of(const std::string& name) {
@@ -603,7 +641,7 @@ Status SessionManager::stop(const std::string& name) {
     if (!id) return id.error();
     if (auto st = backend_.stop(*id, 10); !st) return st.error();
     if (auto st = store_.set_status(name, SessionStatus::stopped); !st) return st;
-    if (auto s = get(name)) (void)sync_session_branch(repo_paths(*s), false);  // what it could not bring, sync and list report
+    (void)sync(name, false);  // what it could not bring, sync and list report
     return {};
 }
 
@@ -629,8 +667,14 @@ HostSettings SessionManager::host_for(const Session& s) const {
 }
 
 Result<SyncResult> SessionManager::sync(const std::string& name, bool force) {
-    auto s = get(name);
-    if (!s) return s.error();
+    if (auto known = get(name); !known) return known.error();
+    SyncLock held(sync_lock_file(settings_, name));
+    auto s = get(name);  // again under the lock: a delete that held it has removed the row
+    if (!s) {
+        std::error_code ec;
+        fs::remove(sync_lock_file(settings_, name), ec);  // the delete removed it already; we may have made it again
+        return s.error();
+    }
     if (s->status == SessionStatus::creating || s->status == SessionStatus::deleting)
         return make_error(fmt::format("session '{}' is being {}; try again when that is done", name,
                                       s->status == SessionStatus::creating ? "created" : "deleted"));
@@ -692,7 +736,11 @@ Result<std::vector<SessionView>> SessionManager::list() {
         if (!busy && !interrupted && s.status != SessionStatus::creating && s.status != SessionStatus::deleting) {
             const auto paths = repo_paths(s);
             if (fs::exists(paths.git_dir)) {
-                auto synced = sync_session_branch(paths, false);
+                auto synced = [&] {
+                    SyncLock held(sync_lock_file(settings_, s.name));
+                    return fs::exists(paths.git_dir) ? sync_session_branch(paths, false)
+                                                     : Result<SyncResult>(SyncResult{});
+                }();
                 if (!synced) v.branch_note = synced.error().message;
                 else if (synced->action == SyncAction::refuse_diverged)
                     v.branch_note = fmt::format("{} has moved in your repository; the session's commits were not "
@@ -749,7 +797,10 @@ Status SessionManager::recover(const std::string& name, Operation op, const Prog
             // The session's commits come across first; when they cannot, its repository stays.
             const auto paths = repo_paths(s);
             if (fs::exists(paths.git_dir) && fs::exists(s.git_common_dir)) {
-                auto synced = sync_session_branch(paths, false);
+                auto synced = [&] {
+                    SyncLock held(sync_lock_file(settings_, name));
+                    return sync_session_branch(paths, false);
+                }();
                 if (!synced || (!moves_branch(synced->action) && synced->action != SyncAction::up_to_date &&
                                 synced->action != SyncAction::refuse_no_branch))
                     return make_error(fmt::format("its commits could not be brought into {} ({}); run 'airlock sync {} "
@@ -798,7 +849,8 @@ Result<std::vector<SessionManager::Problem>> SessionManager::reconcile(bool fix,
         std::error_code ec;
         for (const auto& e : fs::directory_iterator(settings_.sessions_dir, ec)) {
             auto file = e.path().filename().string();
-            if (file.size() > 5 && file.ends_with(".lock") && file.front() != '.')
+            // <name>.lock only: not <name>.sync.lock, .start.lock or anything else.
+            if (file.size() > 5 && file.ends_with(".lock") && validate_session_name(file.substr(0, file.size() - 5)))
                 names.push_back(file.substr(0, file.size() - 5));
         }
     }

@@ -2,7 +2,9 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cerrno>
 #include <system_error>
 
@@ -20,13 +22,39 @@ bool is_slug_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-// A name as it may appear in a message: control and non-ASCII bytes shown as '?'.
+// The length of the well-formed UTF-8 sequence of a printable character at s[i] (2 to 4
+// bytes), 0 when there is none.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+    auto u = static_cast<unsigned char>(s[i]);
+    std::size_t n = u >= 0xc2 && u <= 0xdf ? 2 : u >= 0xe0 && u <= 0xef ? 3 : u >= 0xf0 && u <= 0xf4 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return 0;
+    std::uint32_t cp = u & (0x7f >> n);
+    for (std::size_t k = 1; k < n; ++k) {
+        auto b = static_cast<unsigned char>(s[i + k]);
+        if ((b & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (b & 0x3f);
+    }
+    bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
+    if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0)) return 0;
+    return n;
+}
+
+// A name as it may appear in a message: well-formed UTF-8 as it is, control characters and
+// stray bytes as \xNN.
 std::string printable(std::string_view s) {
     std::string out;
     out.reserve(s.size());
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
+    for (std::size_t i = 0; i < s.size();) {
+        auto u = static_cast<unsigned char>(s[i]);
+        if (u >= 0x20 && u < 0x7f) {
+            out.push_back(s[i++]);
+        } else if (auto n = utf8_length(s, i)) {
+            out.append(s.substr(i, n));
+            i += n;
+        } else {
+            out += fmt::format("\\x{:02x}", u);
+            ++i;
+        }
     }
     return out;
 }
@@ -82,11 +110,13 @@ Status validate_session_name(std::string_view name) {
         return make_error(fmt::format("session name '{}' is too long ({} characters); {}",
                                       printable(name), name.size(), kAllowed));
     }
-    for (char c : name) {
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        char c = name[i];
         if (!is_slug_char(c) && c != '-') {
+            std::size_t n = std::max<std::size_t>(1, utf8_length(name, i));
             std::string shown = (c >= 'A' && c <= 'Z')
                                     ? fmt::format("the upper-case letter '{}'", c)
-                                    : fmt::format("'{}'", printable(std::string_view(&c, 1)));
+                                    : fmt::format("'{}'", printable(name.substr(i, n)));
             return make_error(fmt::format("session name '{}' contains {}; {}", printable(name),
                                           shown, kAllowed));
         }

@@ -1,7 +1,6 @@
 #include "proxy/server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <fmt/core.h>
 #include <fmt/ranges.h>
@@ -301,6 +301,10 @@ struct Server::Impl {
     // open only displaces its own; a real client sends its head at once).
     std::list<Connection*> unauthenticated;
 
+    // Runs reloads (SIGHUP), one at a time, off the accepting thread. Declared after every
+    // member a reload touches, so it is destroyed (joined) first.
+    asio::thread_pool reloader{1};
+
     std::shared_ptr<const Runtime> snapshot() const {
         std::lock_guard lock(runtime_mutex);
         return runtime;
@@ -337,8 +341,23 @@ struct Server::Impl {
                 continue;
             }
             if (stopping) co_return;
-            asio::co_spawn(w.ioc, serve(std::move(socket), w), asio::detached);
+            asio::co_spawn(w.ioc, serve(std::move(socket), w), log_failure("connection"));
         }
+    }
+
+    // The completion of a spawned coroutine: an exception that escaped it is logged, never
+    // dropped (the coroutine's own connection or loop ends; the server goes on).
+    auto log_failure(const char* what) {
+        return [this, what](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                log(fmt::format("{}: unexpected error: {}", what, ex.what()));
+            } catch (...) {
+                log(fmt::format("{}: unexpected error", what));
+            }
+        };
     }
 
     asio::awaitable<void> control_loop() {
@@ -1240,16 +1259,20 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
 void Server::run() {
     auto& impl = *impl_;
     auto& ioc0 = impl.workers[0]->ioc;
-    for (auto& acceptor : impl.acceptors) asio::co_spawn(ioc0, impl.accept_loop(acceptor), asio::detached);
-    for (auto& acceptor : impl.unix_acceptors) asio::co_spawn(ioc0, impl.accept_loop(acceptor), asio::detached);
-    if (impl.control) asio::co_spawn(ioc0, impl.control_loop(), asio::detached);
+    for (auto& acceptor : impl.acceptors) asio::co_spawn(ioc0, impl.accept_loop(acceptor), impl.log_failure("accept"));
+    for (auto& acceptor : impl.unix_acceptors)
+        asio::co_spawn(ioc0, impl.accept_loop(acceptor), impl.log_failure("accept"));
+    if (impl.control) asio::co_spawn(ioc0, impl.control_loop(), impl.log_failure("control socket"));
 
     impl.signals = std::make_unique<asio::signal_set>(ioc0, SIGTERM, SIGINT, SIGHUP);
     std::function<void(const error_code&, int)> on_signal = [this, &on_signal](const error_code& ec, int sig) {
         if (ec) return;
         if (sig == SIGHUP) {
-            auto st = reload();
-            impl_->log(st ? "reloaded rules and secrets" : fmt::format("reload failed: {}", st.error().message));
+            // Secret commands may take seconds: never on the thread that accepts connections.
+            asio::post(impl_->reloader, [this] {
+                auto st = reload();
+                impl_->log(st ? "reloaded rules and secrets" : fmt::format("reload failed: {}", st.error().message));
+            });
             impl_->signals->async_wait(on_signal);
         } else {
             impl_->log("stopping: finishing open requests");

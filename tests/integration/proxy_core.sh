@@ -294,4 +294,25 @@ if [ "$rc" -eq 0 ]; then
 else not_ok "upstream_ca = \"~/corp.pem\" is read from \$HOME: proxy start failed (exit $rc): $(head -c 300 <<<"$out")"; fi
 write_config ""
 
+# ---- 7. a reload's secret commands do not stall accepting -----------------------------------------
+# A rule whose secret command takes 3 s: while a reload waits for it, a new connection is served.
+write_config ""
+cat >>"$AIRLOCK_HOME/config.toml" <<'TOML'
+[[credential]]
+name = "slow"
+hosts = ["slow.test"]
+header = "Authorization"
+template = "Bearer {secret}"
+secret = { command = ["sh", "-c", "sleep 3; echo slow-secret"] }
+TOML
+start_proxy slow-reload
+kill -HUP "$(cat "$AIRLOCK_HOME/proxy.pid")"
+sleep 0.3
+got=$(curl -s --max-time 2 --proxy "http://${clients[1]}@127.0.0.1:$proxy_port" --cacert "$ca" -o /dev/null -w '%{http_code}' https://alpha.test/echo || true)
+[ "$got" = 200 ] && ok "a new connection is served while a reload runs a slow secret command" \
+  || not_ok "a new connection is served while a reload runs a slow secret command (got '$got' within 2 s)"
+sleep 3
+stop_proxy slow-reload
+write_config ""
+
 finish

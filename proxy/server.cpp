@@ -42,6 +42,7 @@
 #include "proxy/io.hpp"
 #include "proxy/policy.hpp"
 #include "proxy/proxy_auth.hpp"
+#include "proxy/reply.hpp"
 #include "proxy/rules.hpp"
 #include "proxy/secrets.hpp"
 #include "proxy/upstream.hpp"
@@ -96,33 +97,6 @@ Result<std::shared_ptr<const Runtime>> build_runtime(Config config, const std::f
     return std::shared_ptr<const Runtime>(std::move(runtime));
 }
 
-std::string reason_phrase(int status) {
-    switch (status) {
-        case 200: return "OK";
-        case 400: return "Bad Request";
-        case 403: return "Forbidden";
-        case 405: return "Method Not Allowed";
-        case 407: return "Proxy Authentication Required";
-        case 421: return "Misdirected Request";
-        case 431: return "Request Header Fields Too Large";
-        case 502: return "Bad Gateway";
-        case 503: return "Service Unavailable";
-        case 504: return "Gateway Timeout";
-        default: return "Error";
-    }
-}
-
-// A complete short answer from the proxy itself: one-line body, the error kind in
-// X-Airlock-Error, and the connection closes after it.
-std::string proxy_reply(int status, std::string_view kind, std::string_view message,
-                        std::string_view extra_headers = {}) {
-    std::string body = fmt::format("airlock: {}\n", message);
-    return fmt::format(
-        "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"
-        "X-Airlock-Error: {}\r\n{}Connection: close\r\n\r\n{}",
-        status, reason_phrase(status), body.size(), kind, extra_headers, body);
-}
-
 // Bodies up to this size that arrive together with their head are written with it.
 constexpr std::uint64_t coalesce_limit = 16 * 1024;
 
@@ -156,9 +130,9 @@ std::uint64_t ms_since(Clock::time_point t) {
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count());
 }
 
-std::string error_kind(const error_code& ec) {
-    if (ec == beast::error::timeout) return "timeout";
-    return "reset";
+FailureKind error_kind(const error_code& ec) {
+    if (ec == beast::error::timeout) return FailureKind::timeout;
+    return FailureKind::reset;
 }
 
 }  // namespace
@@ -522,14 +496,14 @@ struct Server::Impl {
         scope.head_done();
         if (ec) {
             if (ec == beast::http::error::header_limit)
-                co_await send_reply(client, proxy_reply(431, "bad-request", "request head larger than 64 KiB"));
+                co_await send_reply(client, proxy_reply(FailureKind::head_too_large, "request head larger than 64 KiB"));
             co_return;
         }
         std::string raw(static_cast<const char*>(buf.data().data()), head_len);
         buf.consume(head_len);
         auto head = parse_request_head(raw);
         if (!head) {
-            co_await send_reply(client, proxy_reply(head_error_status(raw), "bad-request", head.error().message));
+            co_await send_reply(client, proxy_reply(FailureKind::bad_request, head.error().message, head_error_status(raw)));
             co_return;
         }
 
@@ -543,22 +517,19 @@ struct Server::Impl {
             r.peer = peer_text(client.socket());  // refusals are rate-limited per source (audit.hpp)
             write_audit(r);
             ++requests;
-            co_await send_reply(client, proxy_reply(407, "auth",
-                                                    "proxy authentication required: use the proxy URL airlock gave "
-                                                    "this session (http://NAME:TOKEN@host:port)",
-                                                    "Proxy-Authenticate: Basic realm=\"airlock\"\r\n"));
+            co_await send_reply(client, proxy_reply(FailureKind::auth, "proxy authentication required: use the proxy URL airlock gave "
+                                                    "this session (http://NAME:TOKEN@host:port)"));
             co_return;
         }
         switch (scope.claim(who->name)) {
             case ConnectionScope::Claim::ok: break;
             case ConnectionScope::Claim::client_full:
-                co_await send_reply(client, proxy_reply(503, "limit",
-                                                        fmt::format("client {} has {} open connections; close some",
+                co_await send_reply(client, proxy_reply(FailureKind::limit, fmt::format("client {} has {} open connections; close some",
                                                                     who->name, max_per_client)));
                 co_return;
             case ConnectionScope::Claim::proxy_full:
                 co_await send_reply(client,
-                                    proxy_reply(503, "limit", "too many connections to the proxy; try again later"));
+                                    proxy_reply(FailureKind::limit, "too many connections to the proxy; try again later"));
                 co_return;
         }
 
@@ -582,7 +553,7 @@ struct Server::Impl {
             r.status = 400;
             r.error = target.error().message;
             write_audit(r);
-            co_await send_reply(client, proxy_reply(400, "bad-request", target.error().message));
+            co_await send_reply(client, proxy_reply(FailureKind::bad_request, target.error().message));
             co_return;
         }
         const std::string host = target->host;
@@ -595,7 +566,7 @@ struct Server::Impl {
             r.status = d.status;
             r.error = d.reason;
             write_audit(r);
-            co_await send_reply(client, proxy_reply(d.status, "forbidden", d.reason));
+            co_await send_reply(client, proxy_reply(FailureKind::forbidden, d.reason, d.status));
             co_return;
         }
 
@@ -610,13 +581,13 @@ struct Server::Impl {
         bool allowed_private = host_configured(host, rt->config);
         auto [failure, upstream] = co_await connect_upstream(host, port, rt->config.proxy, allowed_private, deadlines);
         if (failure) {
-            int status = failure.kind == "forbidden" ? 403 : failure.kind == "timeout" ? 504 : 502;
+            int status = failure_info(failure.kind).status;
             auto r = record_for(who.name, "CONNECT", host, port, d.kind);
             r.status = status;
             r.error = failure.message;
             r.duration_ms = ms_since(t0);
             write_audit(r);
-            co_await send_reply(client, proxy_reply(status, failure.kind, failure.message));
+            co_await send_reply(client, proxy_reply(failure.kind, failure.message));
             co_return;
         }
 
@@ -662,7 +633,7 @@ struct Server::Impl {
         bool close = false;
         bool upgraded = false;
         io::Transfer up, down;
-        std::string error_kind;
+        FailureKind error_kind = FailureKind::none;
         std::string error;
         std::string body_error;  // the client's body was malformed: answer 400
     };
@@ -689,7 +660,7 @@ struct Server::Impl {
             auto [ec, len] = co_await io::read_head(from, buf, max_request_head, deadlines.response_head);
             if (ec) {
                 x.close = true;
-                x.error_kind = ec == beast::http::error::header_limit ? "reset" : error_kind(ec);
+                x.error_kind = ec == beast::http::error::header_limit ? FailureKind::reset : error_kind(ec);
                 x.error = fmt::format("upstream {}: {}", request.find("Host").value_or(""),
                                       ec == asio::error::eof ? "closed the connection before a response"
                                                              : ec.message());
@@ -699,14 +670,14 @@ struct Server::Impl {
             auto response = parse_response_head(raw);
             if (!response) {
                 x.close = true;
-                x.error_kind = "reset";
+                x.error_kind = FailureKind::reset;
                 x.error = fmt::format("upstream sent a malformed response: {}", response.error().message);
                 co_return error_code(beast::http::error::bad_value);
             }
             auto f = response_framing(*response, request.method);
             if (!f.ok) {
                 x.close = true;
-                x.error_kind = "reset";
+                x.error_kind = FailureKind::reset;
                 x.error = fmt::format("upstream sent an ambiguous response: {}", f.reason);
                 co_return error_code(beast::http::error::bad_value);
             }
@@ -770,7 +741,7 @@ struct Server::Impl {
                                     const std::string& host, std::uint16_t port) {
         auto leaf = leaves->get(host);
         if (!leaf) {
-            co_await send_reply(client_tcp, proxy_reply(502, "tls", leaf.error().message));
+            co_await send_reply(client_tcp, proxy_reply(FailureKind::tls, leaf.error().message));
             co_return;
         }
         static const std::string established = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -821,7 +792,7 @@ struct Server::Impl {
             first = false;
             if (ec) {
                 if (ec == beast::http::error::header_limit)
-                    co_await send_reply(client, proxy_reply(431, "bad-request", "request head larger than 64 KiB"));
+                    co_await send_reply(client, proxy_reply(FailureKind::head_too_large, "request head larger than 64 KiB"));
                 break;
             }
             auto t0 = Clock::now();
@@ -836,7 +807,7 @@ struct Server::Impl {
                 record.status = head_error_status(raw);
                 record.error = head.error().message;
                 write_audit(record);
-                co_await send_reply(client, proxy_reply(record.status, "bad-request", head.error().message));
+                co_await send_reply(client, proxy_reply(FailureKind::bad_request, head.error().message, record.status));
                 break;
             }
             record.method = head->method;
@@ -848,7 +819,7 @@ struct Server::Impl {
                 record.error = fmt::format("{} is refused on intercepted hosts: the upstream would echo the "
                                            "credential back", head->method);
                 write_audit(record);
-                co_await send_reply(client, proxy_reply(405, "forbidden", record.error));
+                co_await send_reply(client, proxy_reply(FailureKind::method, record.error));
                 break;
             }
             auto verdict = check_framing(*head, host, port);
@@ -856,8 +827,8 @@ struct Server::Impl {
                 record.status = verdict.status;
                 record.error = verdict.reason;
                 write_audit(record);
-                co_await send_reply(client, proxy_reply(verdict.status, verdict.status == 421 ? "misdirected" : "bad-request",
-                                                        verdict.reason));
+                co_await send_reply(client, proxy_reply(verdict.status == 421 ? FailureKind::misdirected : FailureKind::bad_request,
+                                                        verdict.reason, verdict.status));
                 break;
             }
             // The client must still exist: a removed client is refused at its next request.
@@ -866,8 +837,7 @@ struct Server::Impl {
                 record.status = 407;
                 record.error = "proxy client removed";
                 write_audit(record);
-                co_await send_reply(client, proxy_reply(407, "auth", "this proxy client no longer exists",
-                                                        "Proxy-Authenticate: Basic realm=\"airlock\"\r\n"));
+                co_await send_reply(client, proxy_reply(FailureKind::auth, "this proxy client no longer exists"));
                 break;
             }
 
@@ -882,8 +852,7 @@ struct Server::Impl {
                 record.status = 421;
                 record.error = fmt::format("the credential rules for {} changed since this tunnel opened", host);
                 write_audit(record);
-                co_await send_reply(client, proxy_reply(421, "misdirected",
-                                                        record.error + "; open a new connection"));
+                co_await send_reply(client, proxy_reply(FailureKind::misdirected, record.error + "; open a new connection"));
                 break;
             }
             // Upstream connections made under an earlier configuration are not used again.
@@ -965,7 +934,7 @@ struct Server::Impl {
                               receive_response(*upstream, ubuf, client, *head, x));
                 }
                 if (!x.response_started && was_idle && attempt == 0 && verdict.body == FramingVerdict::Body::none &&
-                    x.error_kind != "timeout" && !stopping) {
+                    x.error_kind != FailureKind::timeout && !stopping) {
                     upstream.reset();
                     continue;
                 }
@@ -973,19 +942,19 @@ struct Server::Impl {
                 break;
             }
             if (upstream_failed) {
-                record.status = x.error_kind == "timeout" ? 504 : 502;
+                record.status = failure_info(x.error_kind).status;
                 record.error = x.error;
                 write_audit(record);
-                co_await send_reply(client, proxy_reply(record.status, x.error_kind, x.error));
+                co_await send_reply(client, proxy_reply(x.error_kind, x.error));
                 break;
             }
 
             if (!x.body_error.empty() && !x.response_started) {
-                x.error_kind = "bad-request";
+                x.error_kind = FailureKind::bad_request;
                 x.error = x.body_error;
             }
             record.status = x.response_started ? x.status
-                            : !x.body_error.empty() ? 400 : (x.error_kind == "timeout" ? 504 : 502);
+                            : !x.body_error.empty() ? 400 : (x.error_kind == FailureKind::timeout ? 504 : 502);
             record.bytes_up = x.up.bytes;
             record.bytes_down = x.down.bytes;
             record.duration_ms = ms_since(t0);
@@ -994,8 +963,8 @@ struct Server::Impl {
             if (!x.response_started) {
                 // Built before the co_await: g++ 12 destroys conditional-operator temporaries
                 // of a co_await expression twice.
-                auto reply = proxy_reply(record.status, x.error_kind.empty() ? "reset" : x.error_kind,
-                                         x.error.empty() ? "upstream failed" : x.error);
+                auto reply = proxy_reply(x.error_kind == FailureKind::none ? FailureKind::reset : x.error_kind,
+                                         x.error.empty() ? "upstream failed" : x.error, record.status);
                 co_await send_reply(client, std::move(reply));
                 break;
             }
@@ -1033,16 +1002,16 @@ struct Server::Impl {
             auto t0 = Clock::now();
             auto record = record_for(who.name, head.method, "", 0, Decision::tunnel);
             record.path = head.target;
-            auto fail = [&](int status, std::string_view kind, const std::string& message) {
-                record.status = status;
+            auto fail = [&](FailureKind kind, const std::string& message, int status = 0) {
+                record.status = status ? status : failure_info(kind).status;
                 record.error = message;
                 record.duration_ms = ms_since(t0);
                 write_audit(record);
-                return proxy_reply(status, kind, message);
+                return proxy_reply(kind, message, record.status);
             };
             auto target = parse_http_target(head.target);
             if (!target) {
-                co_await send_reply(client, fail(400, "bad-request", target.error().message));
+                co_await send_reply(client, fail(FailureKind::bad_request, target.error().message));
                 co_return;
             }
             record.host = target->host;
@@ -1054,23 +1023,22 @@ struct Server::Impl {
             plain_cfg.proxy.ports.push_back(80);
             Decision d = decide(target->host, target->port, who, plain_cfg);
             if (d.kind == Decision::deny) {
-                co_await send_reply(client, fail(d.status, "forbidden", d.reason));
+                co_await send_reply(client, fail(FailureKind::forbidden, d.reason, d.status));
                 co_return;
             }
             if (head.count("Host") > 1) {
-                co_await send_reply(client, fail(400, "bad-request", "more than one Host field"));
+                co_await send_reply(client, fail(FailureKind::bad_request, "more than one Host field"));
                 co_return;
             }
             auto verdict = check_body_framing(head);
             if (!verdict.ok) {
-                co_await send_reply(client, fail(verdict.status, "bad-request", verdict.reason));
+                co_await send_reply(client, fail(FailureKind::bad_request, verdict.reason, verdict.status));
                 co_return;
             }
             auto [failure, upstream] = co_await connect_upstream(target->host, target->port, settings,
                                                                  host_configured(target->host, rt->config), deadlines);
             if (failure) {
-                int status = failure.kind == "forbidden" ? 403 : failure.kind == "timeout" ? 504 : 502;
-                co_await send_reply(client, fail(status, failure.kind, failure.message));
+                co_await send_reply(client, fail(failure.kind, failure.message));
                 co_return;
             }
             head.remove("Proxy-Authorization");
@@ -1092,14 +1060,14 @@ struct Server::Impl {
                           receive_response(upstream, ubuf, client, head, x));
             }
             if (!x.body_error.empty() && !x.response_started) {
-                x.error_kind = "bad-request";
+                x.error_kind = FailureKind::bad_request;
                 x.error = x.body_error;
             }
             if (!x.response_started) {
-                int status = !x.body_error.empty() ? 400 : x.error_kind == "timeout" ? 504 : 502;
+                int status = !x.body_error.empty() ? 400 : x.error_kind == FailureKind::timeout ? 504 : 502;
                 // Built before the co_await (g++ 12 and conditional temporaries, see intercept).
-                auto reply = fail(status, x.error_kind.empty() ? "reset" : x.error_kind,
-                                  x.error.empty() ? "upstream failed" : x.error);
+                auto reply = fail(x.error_kind == FailureKind::none ? FailureKind::reset : x.error_kind,
+                                  x.error.empty() ? "upstream failed" : x.error, status);
                 co_await send_reply(client, std::move(reply));
                 co_return;
             }
@@ -1120,13 +1088,12 @@ struct Server::Impl {
             buf.consume(hlen);
             auto next = parse_request_head(next_raw);
             if (!next) {
-                co_await send_reply(client, proxy_reply(head_error_status(next_raw), "bad-request", next.error().message));
+                co_await send_reply(client, proxy_reply(FailureKind::bad_request, next.error().message, head_error_status(next_raw)));
                 co_return;
             }
             auto again = authenticate(*next, w);
             if (!again || again->name != who.name || next->method == "CONNECT") {
-                co_await send_reply(client, proxy_reply(407, "auth", "proxy authentication required",
-                                                        "Proxy-Authenticate: Basic realm=\"airlock\"\r\n"));
+                co_await send_reply(client, proxy_reply(FailureKind::auth, "proxy authentication required"));
                 co_return;
             }
             head = std::move(*next);

@@ -45,12 +45,12 @@ Endpoint from_asio(const tcp::endpoint& ep) {
     return Endpoint::from_v6(b, ep.port());
 }
 
-std::string classify_connect_error(const boost::system::error_code& ec) {
-    if (ec == beast::error::timeout || ec == asio::error::timed_out) return "timeout";
+FailureKind classify_connect_error(const boost::system::error_code& ec) {
+    if (ec == beast::error::timeout || ec == asio::error::timed_out) return FailureKind::timeout;
     if (ec == asio::error::connection_refused || ec == asio::error::host_unreachable ||
         ec == asio::error::network_unreachable)
-        return "refused";
-    return "reset";
+        return FailureKind::refused;
+    return FailureKind::reset;
 }
 
 bool is_ip_literal(const std::string& host) {
@@ -148,7 +148,7 @@ asio::awaitable<std::pair<UpstreamFailure, tcp_stream>> connect_upstream(
 
     if (auto over = resolve_override(settings, host, port)) {
         auto ep = parse_endpoint(*over);
-        if (!ep) co_return std::pair{UpstreamFailure{"dns", ep.error().message}, std::move(stream)};
+        if (!ep) co_return std::pair{UpstreamFailure{FailureKind::dns, ep.error().message}, std::move(stream)};
         targets.push_back(*ep);  // the user's explicit choice: not filtered
     } else {
         std::vector<Endpoint> resolved;
@@ -158,13 +158,13 @@ asio::awaitable<std::pair<UpstreamFailure, tcp_stream>> connect_upstream(
             tcp::resolver resolver(executor);
             auto [ec, results] = co_await resolver.async_resolve(host, std::to_string(port), token);
             if (ec || results.empty())
-                co_return std::pair{UpstreamFailure{"dns", fmt::format("cannot resolve {}: {}", host,
+                co_return std::pair{UpstreamFailure{FailureKind::dns, fmt::format("cannot resolve {}: {}", host,
                                                                        ec ? ec.message() : "no address")},
                                     std::move(stream)};
             for (const auto& r : results) resolved.push_back(from_asio(r.endpoint()));
         }
         auto allowed = filter_destinations(host, resolved, allowed_private);
-        if (!allowed) co_return std::pair{UpstreamFailure{"forbidden", allowed.error().message}, std::move(stream)};
+        if (!allowed) co_return std::pair{UpstreamFailure{FailureKind::forbidden, allowed.error().message}, std::move(stream)};
         targets = std::move(*allowed);
     }
 
@@ -205,10 +205,10 @@ asio::awaitable<UpstreamFailure> handshake_upstream(tls_stream& stream, const st
     if (verify_failed || verify != X509_V_OK) {
         const char* why = verify != X509_V_OK ? X509_verify_cert_error_string(verify)
                                               : "certificate does not match the host name";
-        co_return UpstreamFailure{"tls-verify", fmt::format("upstream {} failed TLS verification: {}", host, why)};
+        co_return UpstreamFailure{FailureKind::tls_verify, fmt::format("upstream {} failed TLS verification: {}", host, why)};
     }
-    if (ec == beast::error::timeout) co_return UpstreamFailure{"timeout", fmt::format("TLS handshake with {} timed out", host)};
-    co_return UpstreamFailure{"reset", fmt::format("TLS handshake with {} failed: {}", host, ec.message())};
+    if (ec == beast::error::timeout) co_return UpstreamFailure{FailureKind::timeout, fmt::format("TLS handshake with {} timed out", host)};
+    co_return UpstreamFailure{FailureKind::reset, fmt::format("TLS handshake with {} failed: {}", host, ec.message())};
 }
 
 }  // namespace airlock::proxy

@@ -18,6 +18,7 @@
 #include "airlock/result.hpp"
 #include "airlock/settings.hpp"
 #include "proxy/io.hpp"
+#include "proxy/reply.hpp"
 
 namespace airlock::proxy {
 
@@ -25,9 +26,9 @@ using tcp_stream = boost::beast::tcp_stream;
 using tls_stream = boost::beast::ssl_stream<tcp_stream>;
 
 struct UpstreamFailure {
-    std::string kind;     // "" = none; dns | refused | timeout | tls-verify | reset | forbidden
-    std::string message;  // one line, no secrets
-    explicit operator bool() const { return !kind.empty(); }
+    FailureKind kind = FailureKind::none;  // dns | refused | timeout | tls_verify | reset | forbidden
+    std::string message;                    // one line, no secrets
+    explicit operator bool() const { return kind != FailureKind::none; }
 };
 
 struct Deadlines {

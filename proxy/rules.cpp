@@ -1,5 +1,7 @@
 #include "proxy/rules.hpp"
 
+#include "proxy/framing.hpp"
+
 #include <fmt/format.h>
 
 #include "proxy/base64.hpp"
@@ -96,6 +98,19 @@ Result<HeaderEdit> credential_edit(const CredentialRule& rule, std::string_view 
 void apply(const HeaderEdit& edit, RequestHead& head) {
     for (const auto& name : edit.remove) head.remove(name);
     head.set(edit.name, edit.value);
+}
+
+PreparedRequest prepare_upstream_request(RequestHead& head, const CredentialRule& rule, std::string_view secret,
+                                         std::string_view host) {
+    PreparedRequest out;
+    head.remove("Proxy-Authorization");
+    head.remove("Proxy-Connection");
+    head.target = origin_form(head.target);
+    if (auto e = credential_edit(rule, secret, host)) apply(*e, head);
+    else out.credential_error = e.error().message;
+    out.close_client = wants_close(head);
+    if (out.close_client && head.version == 11 && !is_websocket_upgrade(head)) head.remove("Connection");
+    return out;
 }
 
 }  // namespace airlock::proxy

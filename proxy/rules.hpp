@@ -43,4 +43,19 @@ Result<HeaderEdit> credential_edit(const CredentialRule& rule, std::string_view 
 // edit.name: edit.value. The placeholder the client sent is replaced, never duplicated.
 void apply(const HeaderEdit& edit, RequestHead& head);
 
+// What preparing a request found.
+struct PreparedRequest {
+    bool close_client = false;  // the client closes its connection after this exchange
+    std::string credential_error;  // the rule's credential could not be set (logged; no secret)
+};
+
+// Turns an intercepted client request for `host` (already checked by check_framing) into
+// the request the upstream gets under `rule`: Proxy-Authorization and Proxy-Connection
+// dropped, an origin-form target, the rule's credential set (credential_edit + apply; on
+// error the request goes without it and credential_error says why), and, when the client
+// closes its connection on HTTP/1.1, its Connection field dropped (hop-by-hop: the
+// upstream connection stays for reuse; a WebSocket upgrade keeps it).
+PreparedRequest prepare_upstream_request(RequestHead& head, const CredentialRule& rule, std::string_view secret,
+                                         std::string_view host);
+
 }  // namespace airlock::proxy

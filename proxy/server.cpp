@@ -861,20 +861,13 @@ struct Server::Impl {
                 fresh.reset();
                 upstream_generation = rt->generation;
             }
-            head->remove("Proxy-Authorization");
-            head->remove("Proxy-Connection");
-            head->target = origin_form(head->target);
-            {
-                auto it = rt->secrets.by_rule.find(rule_name);
-                auto edit = credential_edit(*now.rule, it == rt->secrets.by_rule.end() ? "" : it->second, host);
-                if (edit) apply(*edit, *head);
-                else log(fmt::format("credential {}: {}", rule_name, edit.error().message));
-            }
+            auto secret = rt->secrets.by_rule.find(rule_name);
+            auto prepared = prepare_upstream_request(
+                *head, *now.rule, secret == rt->secrets.by_rule.end() ? "" : secret->second, host);
+            if (!prepared.credential_error.empty())
+                log(fmt::format("credential {}: {}", rule_name, prepared.credential_error));
+            const bool close_after = prepared.close_client;
             const UpstreamKey key{who.name, host, port, rule_name, rt->generation};
-            bool close_after = wants_close(*head);
-            // Connection is hop-by-hop: a client closing its connection does not close the
-            // upstream one, which stays for this client's next connection (upgrades keep it).
-            if (close_after && head->version == 11 && !is_websocket_upgrade(*head)) head->remove("Connection");
 
             std::string out = head->serialize();
             // A small body already received goes out with the head, in one TLS record.

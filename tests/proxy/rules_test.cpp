@@ -95,3 +95,42 @@ TEST_CASE("credential_edit: errors") {
     CHECK_FALSE(credential_edit(rule("X", "{secret}"), "", "h"));
     CHECK_FALSE(credential_edit(rule("X", "{secret}", "github"), "a\nb", "github.com"));
 }
+
+TEST_CASE("prepare_upstream_request: proxy fields out, origin-form, the real credential in once") {
+    auto h = head_with({{"Host", "api.test"},
+                        {"Proxy-Authorization", "Basic c2Vzc2lvbjp0b2tlbg=="},
+                        {"Proxy-Connection", "keep-alive"},
+                        {"authorization", "Bearer placeholder"},
+                        {"Authorization", "Bearer second"}});
+    h.version = 11;
+    h.target = "https://api.test/v1/messages?x=1";
+    auto p = prepare_upstream_request(h, rule("Authorization", "Bearer {secret}"), "real", "api.test");
+    CHECK(p.credential_error.empty());
+    CHECK_FALSE(p.close_client);
+    CHECK(h.target == "/v1/messages?x=1");
+    CHECK(h.count("Proxy-Authorization") == 0);
+    CHECK(h.count("Proxy-Connection") == 0);
+    CHECK(h.values("Authorization") == std::vector<std::string_view>{"Bearer real"});
+}
+
+TEST_CASE("prepare_upstream_request: a closing client keeps the upstream connection (Connection is hop-by-hop)") {
+    auto h = head_with({{"Host", "api.test"}, {"Connection", "close"}});
+    h.version = 11;
+    auto p = prepare_upstream_request(h, rule("x-api-key", "{secret}"), "real", "api.test");
+    CHECK(p.close_client);
+    CHECK(h.count("Connection") == 0);
+    auto ws = head_with({{"Host", "api.test"}, {"Connection", "close, Upgrade"}, {"Upgrade", "websocket"}});
+    ws.method = "GET";
+    ws.version = 11;
+    prepare_upstream_request(ws, rule("x-api-key", "{secret}"), "real", "api.test");
+    CHECK(ws.count("Connection") == 1);
+}
+
+TEST_CASE("prepare_upstream_request: a secret that cannot be used is reported, never sent") {
+    auto h = head_with({{"Host", "api.test"}, {"x-api-key", "placeholder"}});
+    h.version = 11;
+    auto p = prepare_upstream_request(h, rule("x-api-key", "{secret}"), "bad\r\nInjected: yes", "api.test");
+    CHECK_FALSE(p.credential_error.empty());
+    CHECK(h.count("Injected") == 0);
+    CHECK(p.credential_error.find("Injected") == std::string::npos);
+}

@@ -161,6 +161,12 @@ std::string format_authority(std::string_view host, std::uint16_t port) {
     return fmt::format("{}:{}", host, port);
 }
 
+std::string host_field(std::string_view host, std::uint16_t port, std::uint16_t default_port) {
+    if (port != default_port) return format_authority(host, port);
+    if (host.find(':') != std::string_view::npos) return fmt::format("[{}]", host);
+    return std::string(host);
+}
+
 bool server_name_matches(std::string_view sni, const HostPort& target) {
     if (sni.empty()) return false;
     if (auto colon = sni.rfind(':'); colon != std::string_view::npos) {

@@ -49,4 +49,8 @@ bool server_name_matches(std::string_view sni, const HostPort& target);
 // "host:port", with brackets around IPv6 literals.
 std::string format_authority(std::string_view host, std::uint16_t port);
 
+// A Host field value for `host`:`port`: the port is left out when it is the scheme's
+// `default_port` (80 for http), so plain.test:80 is "plain.test", never "plain.test:0".
+std::string host_field(std::string_view host, std::uint16_t port, std::uint16_t default_port);
+
 }  // namespace airlock::proxy

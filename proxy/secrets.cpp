@@ -1,5 +1,7 @@
 #include "proxy/secrets.hpp"
 
+#include "airlock/home_path.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -103,18 +105,9 @@ Result<std::filesystem::path> secret_path(const CredentialRule& rule,
             "credential '{}' has an empty secret file name; set secret = {{ file = \"...\" }}",
             rule.name));
     }
-    if (v.rfind("~/", 0) == 0) {
-        const char* h = std::getenv("HOME");
-        if (!h || !*h) {
-            return make_error(fmt::format(
-                "secret file {} for credential '{}' starts with '~/' but HOME is not set; "
-                "give an absolute path",
-                printable(v), rule.name));
-        }
-        return std::filesystem::path(h) / v.substr(2);
-    }
-    std::filesystem::path p(v);
-    return p.is_absolute() ? p : home / p;
+    const char* h = std::getenv("HOME");
+    return configured_path(v, home, h ? std::optional<std::string>(h) : std::nullopt,
+                           fmt::format("the secret file of credential '{}'", rule.name));
 }
 
 Result<std::string> load_file(const CredentialRule& rule, const std::filesystem::path& home) {

@@ -32,6 +32,7 @@
 #include <set>
 #include <thread>
 
+#include "airlock/home_path.hpp"
 #include "ca/ca.hpp"
 #include "proxy/audit.hpp"
 #include "proxy/clients.hpp"
@@ -79,8 +80,12 @@ Result<std::shared_ptr<const Runtime>> build_runtime(Config config, const std::f
     if (!secrets) return secrets.error();
     std::filesystem::path extra_ca;
     if (!config.proxy.upstream_ca.empty()) {
-        extra_ca = config.proxy.upstream_ca;
-        if (extra_ca.is_relative()) extra_ca = home / extra_ca;
+        const char* user_home = std::getenv("HOME");
+        auto path = configured_path(config.proxy.upstream_ca, home,
+                                    user_home ? std::optional<std::string>(user_home) : std::nullopt,
+                                    "[proxy] upstream_ca");
+        if (!path) return path.error();
+        extra_ca = std::move(*path);
     }
     auto tls = make_upstream_tls_context(extra_ca);
     if (!tls) return tls.error();
@@ -96,6 +101,7 @@ std::string reason_phrase(int status) {
         case 200: return "OK";
         case 400: return "Bad Request";
         case 403: return "Forbidden";
+        case 405: return "Method Not Allowed";
         case 407: return "Proxy Authentication Required";
         case 421: return "Misdirected Request";
         case 431: return "Request Header Fields Too Large";
@@ -816,6 +822,16 @@ struct Server::Impl {
             }
             record.method = head->method;
             record.path = head->target;
+            // An upstream that answers TRACE echoes the request back, the injected credential
+            // with it.
+            if (iequals(head->method, "TRACE") || iequals(head->method, "TRACK")) {
+                record.status = 405;
+                record.error = fmt::format("{} is refused on intercepted hosts: the upstream would echo the "
+                                           "credential back", head->method);
+                write_audit(record);
+                co_await send_reply(client, proxy_reply(405, "forbidden", record.error));
+                break;
+            }
             auto verdict = check_framing(*head, host, port);
             if (!verdict.ok) {
                 record.status = verdict.status;
@@ -1040,60 +1056,41 @@ struct Server::Impl {
             }
             head.remove("Proxy-Authorization");
             head.remove("Proxy-Connection");
-            head.set("Host", format_authority(target->host, target->port == 80 ? 0 : target->port));
+            head.set("Host", host_field(target->host, target->port, 80));
             head.target = target->path;
             head.set("Connection", "close");  // one upstream connection per request
             std::string out = head.serialize();
-            if (co_await io::write_all(upstream, asio::buffer(out), deadlines.body_idle)) co_return;
-            io::Transfer up;
-            error_code bec;
-            if (verdict.body == FramingVerdict::Body::content_length)
-                bec = co_await io::relay_length(client, buf, upstream, verdict.content_length, deadlines.body_idle, up);
-            std::string body_error;
-            if (verdict.body == FramingVerdict::Body::chunked)
-                bec = co_await io::relay_chunked(client, buf, upstream, deadlines.body_idle, up, &body_error);
-            if (!body_error.empty()) co_await send_reply(client, fail(400, "bad-request", body_error));
-            if (bec) co_return;
-            beast::flat_buffer ubuf;
-            auto [ec, len] = co_await io::read_head(upstream, ubuf, max_request_head, deadlines.response_head);
-            if (ec) {
-                co_await send_reply(client, fail(502, error_kind(ec), fmt::format("upstream {}: {}", target->host, ec.message())));
+            Exchange x;
+            if (auto wec = co_await io::write_all(upstream, asio::buffer(out), deadlines.body_idle)) {
+                x.error_kind = error_kind(wec);
+                x.error = fmt::format("upstream {}: {}", target->host, wec.message());
+            } else {
+                // The body goes up while the response is awaited: an interim 100 Continue
+                // (the client sent Expect: 100-continue) is relayed before the body, and the
+                // final response after it.
+                beast::flat_buffer ubuf;
+                co_await (send_body(client, buf, upstream, verdict, x) &&
+                          receive_response(upstream, ubuf, client, head, x));
+            }
+            if (!x.body_error.empty() && !x.response_started) {
+                x.error_kind = "bad-request";
+                x.error = x.body_error;
+            }
+            if (!x.response_started) {
+                int status = !x.body_error.empty() ? 400 : x.error_kind == "timeout" ? 504 : 502;
+                // Built before the co_await (g++ 12 and conditional temporaries, see intercept).
+                auto reply = fail(status, x.error_kind.empty() ? "reset" : x.error_kind,
+                                  x.error.empty() ? "upstream failed" : x.error);
+                co_await send_reply(client, std::move(reply));
                 co_return;
             }
-            std::string raw(static_cast<const char*>(ubuf.data().data()), len);
-            ubuf.consume(len);
-            auto response = parse_response_head(raw);
-            if (!response) {
-                co_await send_reply(client, fail(502, "reset", response.error().message));
-                co_return;
-            }
-            auto f = response_framing(*response, head.method);
-            if (!f.ok) {
-                co_await send_reply(client, fail(502, "reset", fmt::format("upstream sent an ambiguous response: {}", f.reason)));
-                co_return;
-            }
-            // The upstream connection closes after this response; tell the client the truth
-            // about framing when the body runs until close.
-            if (co_await io::write_all(client, asio::buffer(raw), deadlines.body_idle)) co_return;
-            io::Transfer down;
-            switch (f.body) {
-                case ResponseBody::none: break;
-                case ResponseBody::length:
-                    bec = co_await io::relay_length(upstream, ubuf, client, f.length, deadlines.body_idle, down);
-                    break;
-                case ResponseBody::chunked:
-                    bec = co_await io::relay_chunked(upstream, ubuf, client, deadlines.body_idle, down, &record.error);
-                    break;
-                case ResponseBody::until_close:
-                    bec = co_await io::relay_to_eof(upstream, ubuf, client, deadlines.body_idle, down);
-                    break;
-            }
-            record.status = response->status;
-            record.bytes_up = up.bytes;
-            record.bytes_down = down.bytes;
+            record.status = x.status;
+            record.bytes_up = x.up.bytes;
+            record.bytes_down = x.down.bytes;
             record.duration_ms = ms_since(t0);
+            record.error = x.error;
             write_audit(record);
-            if (bec || f.close || f.body == ResponseBody::until_close || wants_close(head) || stopping) co_return;
+            if (x.close || x.upgraded || wants_close(head) || stopping) co_return;
 
             // Next request on this client connection.
             conn.idle = true;

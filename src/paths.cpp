@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "airlock/home_path.hpp"
+
 namespace airlock {
 
 namespace fs = std::filesystem;
@@ -44,13 +46,8 @@ std::optional<std::string> process_env(const char* name) {
     return std::string(value);
 }
 
-fs::path Paths::in_home(const std::string& configured) const {
-    if (configured == "~" || configured.starts_with("~/")) {
-        if (auto h = non_empty(process_env("HOME"))) return fs::path(*h + configured.substr(1)).lexically_normal();
-    }
-    fs::path p(configured);
-    if (p.is_absolute()) return p.lexically_normal();
-    return (home / p).lexically_normal();
+Result<fs::path> Paths::in_home(const std::string& configured, std::string_view what) const {
+    return configured_path(configured, home, process_env("HOME"), what);
 }
 
 std::vector<fs::path> relay_candidates(const fs::path& exe) {

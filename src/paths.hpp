@@ -34,8 +34,9 @@ struct Paths {
     std::filesystem::path proxy_socket() const { return run_dir() / "proxy.sock"; }
 
     // A path from the configuration (secret file, upstream_ca): relative paths are
-    // relative to home, absolute paths stay as they are, a leading "~/" is $HOME.
-    std::filesystem::path in_home(const std::string& configured) const;
+    // relative to home, absolute paths stay as they are, a leading "~/" is $HOME
+    // (configured_path in airlock/home_path.hpp; error when $HOME is needed but unset).
+    Result<std::filesystem::path> in_home(const std::string& configured, std::string_view what) const;
 };
 
 // Where airlock-relay may be, given the airlock executable's path, in the order to try:

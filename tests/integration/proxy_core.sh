@@ -38,9 +38,9 @@ leaf() {  # leaf NAME: a certificate for NAME from the test CA
   openssl x509 -req -in "$tmp/$1.csr" -CA "$tmp/test-ca.pem" -CAkey "$tmp/test-ca.key" -CAcreateserial \
     -days 2 -out "$tmp/$1.pem" -extfile "$tmp/$1.ext" 2>/dev/null
 }
-start_upstream() {  # start_upstream NAME: its port in $tmp/NAME.port, every request head in $tmp/NAME.log
+start_upstream() {  # start_upstream NAME [--plain]: its port in $tmp/NAME.port, every request head in $tmp/NAME.log
   leaf "$1"
-  python3 "$here/upstream.py" --cert "$tmp/$1.pem" --key "$tmp/$1.key" --port 0 --name "$1" \
+  python3 "$here/upstream.py" --cert "$tmp/$1.pem" --key "$tmp/$1.key" --port 0 --name "$1" ${2:-} \
     --log "$tmp/$1.log" --port-file "$tmp/$1.port" >"$tmp/upstream-$1.err" 2>&1 </dev/null &
   upstream_pids+=($!)
   for _ in $(seq 100); do [ -s "$tmp/$1.port" ] && break; sleep 0.1; done
@@ -48,6 +48,7 @@ start_upstream() {  # start_upstream NAME: its port in $tmp/NAME.port, every req
 }
 start_upstream alpha.test
 start_upstream beta.test
+start_upstream plain.test --plain
 
 # ---- airlock home ---------------------------------------------------------------------------
 export AIRLOCK_HOME=$tmp/home
@@ -66,6 +67,7 @@ $1
 [proxy.resolve]
 "alpha.test:443" = "127.0.0.1:$(cat "$tmp/alpha.test.port")"
 "beta.test:443" = "127.0.0.1:$(cat "$tmp/beta.test.port")"
+"plain.test:80" = "127.0.0.1:$(cat "$tmp/plain.test.port")"
 [[credential]]
 name = "alpha"
 hosts = ["alpha.test"]
@@ -239,6 +241,57 @@ PY
 then ok "a slowloris without a token (100 connections, a byte every 2 s) neither locks out a real client nor outlives the first-head deadline: $(tail -1 "$tmp/out/slowloris.txt")"
 else not_ok "slowloris without a token: $(tail -3 "$tmp/out/slowloris.txt")"; fi
 stop_proxy slowloris
+write_config ""
+
+# ---- 5. requests the proxy refuses or relays with care -------------------------------------------
+start_proxy exchanges
+cc() { python3 "$here/core_checks.py" "$@" --proxy "127.0.0.1:$proxy_port" --ca "$ca" --client "${clients[1]}"; }
+: >"$tmp/alpha.test.log"
+for m in TRACE TRACK trace; do
+  run_capture cc trace "$m" --host alpha.test
+  if [ "$rc" -eq 0 ] && python3 -c 'import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e["status"] == 405 and e["error"] == "forbidden" else 1)' "$out" 2>/dev/null; then
+    ok "$m on an intercepted tunnel is refused with 405 (the upstream would echo the credential back)"
+  else not_ok "$m on an intercepted tunnel is refused (exit $rc): $(head -c 300 <<<"$out")"; fi
+done
+if grep -qiE '"method": "(TRACE|TRACK)"' "$tmp/alpha.test.log"; then not_ok "a TRACE or TRACK reached the upstream"
+else ok "no TRACE or TRACK reached the upstream"; fi
+if python3 - "$AIRLOCK_HOME/audit.jsonl" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+sys.exit(0 if sum(1 for r in lines if r.get("method") in ("TRACE", "TRACK", "trace") and r.get("status") == 405) == 3 else 1)
+PY
+then ok "each refused TRACE/TRACK is in the audit log with status 405"
+else not_ok "each refused TRACE/TRACK is in the audit log: $(grep -i trac "$AIRLOCK_HOME/audit.jsonl" | head -3)"; fi
+
+run_capture cc expect100 --host alpha.test
+[ "$rc" -eq 0 ] && ok "intercepted: Expect: 100-continue gets the upstream's 100 before the body is sent, then the final 200 ($out)" \
+  || not_ok "intercepted: Expect: 100-continue (exit $rc): $out"
+run_capture cc expect100 --host alpha.test --chunked
+[ "$rc" -eq 0 ] && ok "intercepted: Expect: 100-continue with a chunked body gets the 100 first too ($out)" \
+  || not_ok "intercepted: Expect: 100-continue with a chunked body (exit $rc): $out"
+run_capture cc expect100 --host plain.test --plain
+[ "$rc" -eq 0 ] && ok "plain HTTP: a 100 Continue is relayed as interim, the real response follows ($out)" \
+  || not_ok "plain HTTP: 100 Continue is relayed as interim, then the real response (exit $rc): $out"
+url_c1="http://${clients[1]}@127.0.0.1:$proxy_port"
+if curl -sS --max-time 20 --proxy "$url_c1" http://plain.test/echo -o "$tmp/out/plain-host.json" 2>"$tmp/out/plain-host.err"; then
+  if python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); sys.exit(0 if [v for k, v in e["headers"] if k.lower() == "host"] == ["plain.test"] else 1)' "$tmp/out/plain-host.json"; then
+    ok "plain HTTP to port 80: the upstream gets Host: plain.test"
+  else not_ok "plain HTTP to port 80: the upstream gets Host: plain.test: $(head -c 400 "$tmp/out/plain-host.json")"; fi
+else not_ok "plain HTTP to port 80: $(cat "$tmp/out/plain-host.err")"; fi
+stop_proxy exchanges
+
+# ---- 6. [proxy] upstream_ca = "~/..." is the user's home -----------------------------------------
+mkdir -p "$tmp/userhome"
+cp "$tmp/test-ca.pem" "$tmp/userhome/corp.pem"
+write_config ""
+sed -i "s|^upstream_ca = .*|upstream_ca = \"~/corp.pem\"|" "$AIRLOCK_HOME/config.toml"
+run_capture env HOME="$tmp/userhome" "$bin" proxy start
+if [ "$rc" -eq 0 ]; then
+  got=$(curl -s --max-time 20 --proxy "http://${clients[1]}@127.0.0.1:$proxy_port" --cacert "$ca" -o /dev/null -w '%{http_code}' https://alpha.test/echo || true)
+  [ "$got" = 200 ] && ok "upstream_ca = \"~/corp.pem\" is read from \$HOME (the upstream verifies)" \
+    || not_ok "upstream_ca = \"~/corp.pem\": a request through it got '$got'"
+  stop_proxy tilde
+else not_ok "upstream_ca = \"~/corp.pem\" is read from \$HOME: proxy start failed (exit $rc): $(head -c 300 <<<"$out")"; fi
 write_config ""
 
 finish

@@ -3,6 +3,7 @@
 
     upstream.py --cert C --key K --port P [--port-file F] [--host 127.0.0.1] [--name N] [--log F]
                 [--lenient]
+    upstream.py --plain --port P ...    # plain HTTP (no TLS), for the proxy's http:// forwarding
     upstream.py --pattern-sha256 N      # sha256 of the first N bytes of /bytes, then exit
 
 HTTP/1.1 with keep-alive, one thread per connection. Endpoints:
@@ -510,7 +511,7 @@ def handle(raw_sock, ctx):
     try:
         raw_sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         raw_sock.settimeout(600)
-        sock = ctx.wrap_socket(raw_sock, server_side=True)
+        sock = ctx.wrap_socket(raw_sock, server_side=True) if ctx else raw_sock
     except (OSError, ssl.SSLError):
         raw_sock.close()
         return
@@ -527,29 +528,7 @@ def handle(raw_sock, ctx):
             pass
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cert")
-    ap.add_argument("--key")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--port-file")
-    ap.add_argument("--pattern-sha256", type=int, metavar="N")
-    ap.add_argument("--name")
-    ap.add_argument("--log")
-    ap.add_argument("--lenient", action="store_true")
-    args = ap.parse_args()
-    global NAME, LOG, LENIENT
-    NAME = args.name
-    LENIENT = args.lenient
-    if args.log:
-        LOG = open(args.log, "a")
-    if args.pattern_sha256 is not None:
-        print(pattern_sha256(args.pattern_sha256))
-        return
-    if not args.cert or not args.key:
-        ap.error("--cert and --key are required")
-
+def make_tls_context(args):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
     ctx.set_alpn_protocols(["http/1.1"])
@@ -561,6 +540,36 @@ def main():
             pass
 
     ctx.sni_callback = remember_sni
+    return ctx
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--pattern-sha256", type=int, metavar="N")
+    ap.add_argument("--name")
+    ap.add_argument("--plain", action="store_true")
+    ap.add_argument("--log")
+    ap.add_argument("--lenient", action="store_true")
+    args = ap.parse_args()
+    global NAME, LOG, LENIENT
+    NAME = args.name
+    LENIENT = args.lenient
+    if args.log:
+        LOG = open(args.log, "a")
+    if args.pattern_sha256 is not None:
+        print(pattern_sha256(args.pattern_sha256))
+        return
+    if args.plain:
+        ctx = None
+    elif not args.cert or not args.key:
+        ap.error("--cert and --key are required")
+    else:
+        ctx = make_tls_context(args)
 
     listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

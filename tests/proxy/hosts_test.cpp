@@ -49,6 +49,13 @@ TEST_CASE("parse_authority: good") {
     CHECK(format_authority("a.b", 443) == "a.b:443");
 }
 
+TEST_CASE("host_field: the default port is left out, never written as :0") {
+    CHECK(host_field("plain.test", 80, 80) == "plain.test");
+    CHECK(host_field("plain.test", 8080, 80) == "plain.test:8080");
+    CHECK(host_field("::1", 80, 80) == "[::1]");
+    CHECK(host_field("::1", 8080, 80) == "[::1]:8080");
+}
+
 TEST_CASE("parse_authority: bad") {
     const char* bad[] = {
         "",        "example.com",       "example.com:",      "example.com:0",

@@ -9,6 +9,8 @@
 
 #include <doctest/doctest.h>
 
+#include "airlock/home_path.hpp"
+
 namespace fs = std::filesystem;
 using airlock::resolve_paths;
 
@@ -120,10 +122,26 @@ TEST_CASE("paths: the layout of the data directory") {
     CHECK(p.run_dir() == fs::path("/h/run"));
     CHECK(p.proxy_socket() == fs::path("/h/run/proxy.sock"));
 
-    CHECK(p.in_home("secrets/anthropic") == fs::path("/h/secrets/anthropic"));
-    CHECK(p.in_home("/etc/ssl/ca.pem") == fs::path("/etc/ssl/ca.pem"));
+    CHECK(*p.in_home("secrets/anthropic", "x") == fs::path("/h/secrets/anthropic"));
+    CHECK(*p.in_home("/etc/ssl/ca.pem", "x") == fs::path("/etc/ssl/ca.pem"));
     ScopedEnv home("HOME", "/home/u");
-    CHECK(p.in_home("~/keys/k") == fs::path("/home/u/keys/k"));
+    CHECK(*p.in_home("~/keys/k", "x") == fs::path("/home/u/keys/k"));
+}
+
+TEST_CASE("configured_path: ~ is $HOME, relative is the data directory, absolute stays") {
+    const fs::path h = "/data/airlock";
+    const std::optional<std::string> user = "/home/u";
+    CHECK(*airlock::configured_path("~/corp.pem", h, user, "[proxy] upstream_ca") == fs::path("/home/u/corp.pem"));
+    CHECK(*airlock::configured_path("~", h, user, "x") == fs::path("/home/u"));
+    CHECK(*airlock::configured_path("~/a/../b", h, user, "x") == fs::path("/home/u/b"));
+    CHECK(*airlock::configured_path("secrets/k", h, user, "x") == fs::path("/data/airlock/secrets/k"));
+    CHECK(*airlock::configured_path("~user/k", h, user, "x") == fs::path("/data/airlock/~user/k"));
+    CHECK(*airlock::configured_path("/etc/ssl/ca.pem", h, user, "x") == fs::path("/etc/ssl/ca.pem"));
+    auto unset = airlock::configured_path("~/corp.pem", h, std::nullopt, "[proxy] upstream_ca");
+    REQUIRE_FALSE(unset);
+    CHECK(unset.error().message ==
+          "[proxy] upstream_ca is \"~/corp.pem\" but $HOME is not set to expand \"~\"; give an absolute path");
+    CHECK_FALSE(airlock::configured_path("~/x", h, std::string(), "x"));
 }
 
 TEST_CASE("paths: where airlock-relay is looked for") {

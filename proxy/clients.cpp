@@ -15,6 +15,8 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
+#include "airlock/text.hpp"
+
 namespace airlock::proxy {
 
 namespace {
@@ -35,17 +37,6 @@ constexpr std::array<const char*, kSchemaVersion> kMigrations = {
     "  created_at TEXT"                        // UTC, ISO 8601
     ")",
 };
-
-// A name as it may appear in a message: control and non-ASCII bytes shown as '?'.
-std::string printable(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
-    }
-    return out;
-}
 
 std::string sha256_hex(std::string_view data) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "airlock/text.hpp"
+
 namespace airlock::session {
 
 namespace {
@@ -19,17 +21,6 @@ constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
 bool is_slug_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// A name as it may appear in a message: control and non-ASCII bytes shown as '?'.
-std::string printable(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
-    }
-    return out;
-}
 
 constexpr const char* kAllowed =
     "use 1 to 48 characters of a-z, 0-9 and '-', starting and ending with a letter or "

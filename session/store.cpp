@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "airlock/settings_text.hpp"
+#include "airlock/text.hpp"
 
 namespace airlock::session {
 
@@ -84,17 +85,6 @@ constexpr const char* kSelectOneSql =
 constexpr const char* kSelectAllSql =
     "SELECT name, " AIRLOCK_SESSION_COLUMNS " FROM sessions ORDER BY created_at, rowid";
 #undef AIRLOCK_SESSION_COLUMNS
-
-// A name as it may appear in a message: control and non-ASCII bytes shown as '?'.
-std::string printable(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
-    }
-    return out;
-}
 
 std::string now_utc() {
     using namespace std::chrono;

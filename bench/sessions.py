@@ -9,11 +9,15 @@ What is measured (wall time, time.perf_counter around subprocess.run; medians in
   create   `airlock create --agent shell --prompt 'sleep 3600'` (create does not attach:
            it makes the session, starts the container and returns) for a new session, the
            image present locally (pull_policy "never"), the proxy already running.
-           raw (docker CLI): `git worktree add -b <branch> <path>` + `docker create` with
+           raw (docker CLI): the session's own repository with the git CLI (session/session_repo.cpp:
+           the user's branch, `git init --bare`, alternates, the branch, `checkout -f` into the
+           work tree, the .git file) + `docker create` with
            the container airlock builds (session/container.cpp + the docker backend's
            to_create_request: same image, command, env, labels, user, workdir, tty/stdin,
            init, mounts, extra host, network, cpu/memory/pids limits, cap-drop ALL,
-           no-new-privileges) + `docker start`.
+           no-new-privileges) + `docker start`.  The session is confined (the default:
+           network mode none, airlock-relay and the proxy's socket directory mounted, the
+           relay running the agent), and so are the raw containers.
            raw (Engine API): the same git command + POST /containers/create (the same JSON
            body airlock sends) + POST /containers/{id}/start with
            `curl --unix-socket`; the docker CLI alone costs tens of ms per call.
@@ -57,6 +61,7 @@ PROMPT = "sleep 3600"
 CPUS = "2"
 MEMORY = "4g"
 PIDS_LIMIT = 1024
+NETWORK = "confined"  # the default; session/network.hpp
 STOP_TIMEOUT = 10  # manager.cpp: backend_.stop(s->container_id, 10) in refresh
 API_VERSION = "1.41"  # engine_client.cpp negotiates min(engine, 1.41)
 DEFAULT_CACHES = [  # docs/configuration.md, [[cache]] defaults
@@ -139,7 +144,7 @@ class _Bench:
         cache_toml = "".join(f'\n[[cache]]\nname = "{n}"\ntarget = "{t}"\n' for n, t in self.caches)
         with open(os.path.join(self.home, "config.toml"), "w") as f:
             f.write(f'[docker]\nimage = "{IMAGE}"\npull_policy = "never"\ncpus = "{CPUS}"\n'
-                    f'memory = "{MEMORY}"\npids_limit = {PIDS_LIMIT}\nnetwork = "bridge"\n\n'
+                    f'memory = "{MEMORY}"\npids_limit = {PIDS_LIMIT}\nnetwork = "{NETWORK}"\n\n'
                     f'[proxy]\nport = {self.port}\n{cache_toml}')
         _run(["git", "init", "-q", self.repo])
         with open(os.path.join(self.repo, "README.md"), "w") as f:
@@ -161,6 +166,14 @@ class _Bench:
         self.ca = os.path.join(self.home, "ca", "ca.pem")
         self.bundle = os.path.join(self.home, "ca", "ca-bundle.pem")
         self.hooks = os.path.join(self.home, "hooks")
+        self.run_dir = os.path.join(self.home, "run")
+        # src/paths.cpp relay_candidates: beside airlock, ../libexec/airlock/, ../relay/ (build tree)
+        d = os.path.dirname(self.bin)
+        self.relay = next((c for c in (os.path.join(d, "airlock-relay"), os.path.join(d, "..", "libexec", "airlock", "airlock-relay"),
+                                       os.path.join(d, "..", "relay", "airlock-relay")) if os.path.isfile(c)), None)
+        if self.relay is None:
+            raise BenchError(f"airlock-relay not found beside {self.bin}")
+        self.relay = os.path.realpath(self.relay)
 
     def airlock(self, args, check=True):
         return _run([self.bin] + args, env=self.env, cwd=self.base, check=check)
@@ -170,7 +183,7 @@ class _Bench:
         """session/container.cpp build_container_spec, for an arg-prompt agent, no extra env,
         no credential rules, read_only false."""
         token = secrets.token_urlsafe(32)  # airlock's tokens: 43 url-safe characters
-        proxy = f"http://{session}:{token}@host.docker.internal:{self.port}"
+        proxy = f"http://{session}:{token}@127.0.0.1:{self.port}"  # the relay in the container
         env = [f"{k}={proxy}" for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")]
         env += ["NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1"]
         env += [f"{k}=/etc/airlock/ca-bundle.pem"
@@ -182,15 +195,19 @@ class _Bench:
         if self.git_email:
             env += [f"GIT_AUTHOR_EMAIL={self.git_email}", f"GIT_COMMITTER_EMAIL={self.git_email}"]
         g = self.git_dir
-        mounts = [("bind", wt, "/workspace", False), ("bind", g, g, False),
-                  ("bind", g + "/hooks", g + "/hooks", True), ("bind", g + "/config", g + "/config", True),
+        sg = wt + ".git"  # the session's own repository (airlock: $AIRLOCK_HOME/sessions/<name>/git)
+        mounts = [("bind", wt, "/workspace", False), ("bind", wt + "/.git", "/workspace/.git", True),
+                  ("bind", sg, "/airlock/git", False), ("bind", sg + "/config", "/airlock/git/config", True),
+                  ("bind", sg + "/hooks", "/airlock/git/hooks", True), ("bind", g + "/objects", g + "/objects", True),
                   ("bind", self.ca, "/etc/airlock/ca.pem", True),
                   ("bind", self.bundle, "/etc/airlock/ca-bundle.pem", True),
                   ("bind", self.hooks, "/etc/airlock/hooks", True),
                   ("volume", home_volume, "/home/agent", False)]
         mounts += [("volume", f"airlock-cache-{n}", t, False) for n, t in self.caches]
+        mounts += [("bind", self.relay, "/run/airlock/relay", True), ("bind", self.run_dir, "/run/airlock/proxy", True)]
+        relay = ["/run/airlock/relay", "exec", "--port", str(self.port), "--socket", "/run/airlock/proxy/proxy.sock", "--"]
         return {"labels": {"dev.airlock.session": session, "dev.airlock.home": self.raw_home_label},
-                "env": env, "mounts": mounts, "cmd": AGENT_COMMAND + [PROMPT]}
+                "env": env, "mounts": mounts, "cmd": relay + AGENT_COMMAND + [PROMPT]}
 
     def cli_create_argv(self, name, spec):
         argv = ["docker", "create", "--name", name]
@@ -201,7 +218,7 @@ class _Bench:
             argv += ["--mount", f"type={kind},source={src},target={dst}" + (",readonly" if ro else "")]
         for e in spec["env"]:
             argv += ["-e", e]
-        argv += ["--add-host", "host.docker.internal:host-gateway", "--network", "bridge",
+        argv += ["--network", "none",
                  "--cpus", CPUS, "--memory", MEMORY, "--pids-limit", str(PIDS_LIMIT),
                  "--cap-drop", "ALL", "--security-opt", "no-new-privileges", IMAGE]
         return argv + spec["cmd"]
@@ -214,7 +231,7 @@ class _Bench:
             "StdinOnce": False, "AttachStdin": True, "AttachStdout": True, "AttachStderr": True,
             "HostConfig": {
                 "Mounts": [{"Type": k, "Source": s, "Target": t, "ReadOnly": ro} for k, s, t, ro in spec["mounts"]],
-                "ExtraHosts": ["host.docker.internal:host-gateway"], "NetworkMode": "bridge",
+                "ExtraHosts": [], "NetworkMode": "none",
                 "NanoCpus": int(round(float(CPUS) * 1e9)), "Memory": 4 << 30, "PidsLimit": PIDS_LIMIT,
                 "ReadonlyRootfs": False, "Init": True, "CapDrop": ["ALL"],
                 "SecurityOpt": ["no-new-privileges"]}})
@@ -255,7 +272,7 @@ class _Bench:
         e = self._raw_entry(name)
         spec = self.spec(name, e["worktree"], e["volume"])
         t0 = time.perf_counter()
-        _run(["git", "-C", self.repo, "worktree", "add", "-q", "-b", e["branch"], e["worktree"]])
+        self.raw_session_repo(e["worktree"], e["branch"])
         if api:
             _, text = self.curl("POST", f"/containers/create?name={name}", self.api_create_body(spec))
             e["id"] = json.loads(text)["Id"]
@@ -264,6 +281,21 @@ class _Bench:
             e["id"] = _run(self.cli_create_argv(name, spec))[1].stdout.strip()
             _run(["docker", "start", name])
         return (time.perf_counter() - t0) * 1000.0
+
+    def raw_session_repo(self, wt, branch):
+        """What session_repo.cpp create_session_repo does, with the git CLI."""
+        sg = wt + ".git"
+        _run(["git", "-C", self.repo, "branch", branch, self.head])
+        _run(["git", "init", "-q", "--bare", sg])
+        _run(["git", "--git-dir", sg, "config", "core.bare", "false"])
+        with open(os.path.join(sg, "objects", "info", "alternates"), "w") as f:
+            f.write(os.path.join(self.git_dir, "objects") + "\n")
+        _run(["git", "--git-dir", sg, "update-ref", "refs/heads/" + branch, self.head])
+        _run(["git", "--git-dir", sg, "symbolic-ref", "HEAD", "refs/heads/" + branch])
+        os.makedirs(wt)
+        _run(["git", "--git-dir", sg, "--work-tree", wt, "checkout", "-q", "-f", branch])
+        with open(os.path.join(wt, ".git"), "w") as f:
+            f.write("gitdir: /airlock/git\n")
 
     def raw_refresh(self, name, api):
         e = self.raw[name]
@@ -293,7 +325,8 @@ class _Bench:
             return
         _run(["docker", "rm", "-f", name], check=False)
         _run(["docker", "volume", "rm", "-f", e["volume"]], check=False)
-        _run(["git", "-C", self.repo, "worktree", "remove", "--force", e["worktree"]], check=False)
+        shutil.rmtree(e["worktree"], ignore_errors=True)
+        shutil.rmtree(e["worktree"] + ".git", ignore_errors=True)
         _run(["git", "-C", self.repo, "branch", "-D", e["branch"]], check=False)
 
     # ---- checks --------------------------------------------------------------------------
@@ -335,7 +368,7 @@ class _Bench:
             rows.append((name, self.repo, self.git_dir, "", os.path.join(self.home, "worktrees", name),
                          f"airlock/{name}", self.head, "docker", IMAGE, self.image_id, "shell",
                          json.dumps(AGENT_COMMAND, separators=(",", ":")), "arg", PROMPT, CPUS, MEMORY,
-                         PIDS_LIMIT, "never", "bridge", 0, "[]", "[]", secrets.token_hex(32),
+                         PIDS_LIMIT, "never", NETWORK, 0, "[]", "[]", secrets.token_hex(32),
                          f"airlock-home-{name}", "running", ts, ts, ""))
         self.fake_rows = True
         with db:

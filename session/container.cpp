@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "backends/docker/container_spec.hpp"
+#include "session/network.hpp"
 #include "session/session_repo.hpp"
 
 namespace airlock::session {
@@ -11,8 +12,10 @@ std::string container_name(const std::string& session) { return "airlock-" + ses
 std::string home_volume_name(const std::string& session) { return "airlock-home-" + session; }
 std::string cache_volume_name(const std::string& cache) { return "airlock-cache-" + cache; }
 
-std::string proxy_url(const std::string& session, const std::string& token, std::uint16_t port) {
-    return fmt::format("http://{}:{}@host.docker.internal:{}", session, token, port);
+std::string proxy_url(const std::string& session, const std::string& token, const std::string& network,
+                      std::uint16_t port) {
+    return fmt::format("http://{}:{}@{}:{}", session, token, is_confined(network) ? "127.0.0.1" : "host.docker.internal",
+                       port);
 }
 
 std::vector<std::string> agent_argv(const Session& s) {
@@ -38,6 +41,17 @@ Result<ContainerSpec> build_container_spec(const Session& s, const HostSettings&
     spec.name = container_name(s.name);
     spec.image = s.image;
     spec.cmd = agent_argv(s);
+    const NetworkKind network = network_kind(s.network);
+    if (network == NetworkKind::confined) {
+        if (host.relay_binary.empty())
+            return make_error("airlock-relay was not found next to the airlock binary (or in ../libexec/airlock/), so "
+                              "a confined session cannot reach the proxy; reinstall airlock, or choose --network open");
+        // The relay listens before the agent starts, then becomes the agent (same PID).
+        std::vector<std::string> wrapped = {kRelayPath, "exec", "--port", std::to_string(host.proxy_port), "--socket",
+                                            fmt::format("{}/{}", kProxySocketDir, kProxySocketName), "--"};
+        wrapped.insert(wrapped.end(), spec.cmd.begin(), spec.cmd.end());
+        spec.cmd = std::move(wrapped);
+    }
     spec.labels[kSessionLabel] = s.name;
     spec.labels[kHomeLabel] = host.home;
     spec.working_dir = s.repo_subdir.empty() ? kWorkspace : fmt::format("{}/{}", kWorkspace, s.repo_subdir);
@@ -64,12 +78,18 @@ Result<ContainerSpec> build_container_spec(const Session& s, const HostSettings&
         spec.mounts.push_back({host.prompt_file, "/etc/airlock/prompt", true, Mount::bind});
     spec.mounts.push_back({s.home_volume, kAgentHome, false, Mount::volume});
     for (const auto& c : host.caches) spec.mounts.push_back({cache_volume_name(c.name), c.target, false, Mount::volume});
+    if (network == NetworkKind::confined) {
+        spec.mounts.push_back({host.relay_binary, kRelayPath, true, Mount::bind});
+        spec.mounts.push_back({host.proxy_socket_dir, kProxySocketDir, true, Mount::bind});
+    }
 
-    auto proxy = proxy_url(s.name, token, host.proxy_port);
-    for (const char* k : {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"})
-        spec.env.push_back(fmt::format("{}={}", k, proxy));
-    spec.env.push_back("NO_PROXY=localhost,127.0.0.1");
-    spec.env.push_back("no_proxy=localhost,127.0.0.1");
+    if (network != NetworkKind::none) {
+        auto proxy = proxy_url(s.name, token, s.network, host.proxy_port);
+        for (const char* k : {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"})
+            spec.env.push_back(fmt::format("{}={}", k, proxy));
+        spec.env.push_back("NO_PROXY=localhost,127.0.0.1");  // the container's own loopback
+        spec.env.push_back("no_proxy=localhost,127.0.0.1");
+    }
     for (const char* k : {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"})
         spec.env.push_back(fmt::format("{}=/etc/airlock/ca-bundle.pem", k));
     spec.env.push_back("NODE_EXTRA_CA_CERTS=/etc/airlock/ca.pem");
@@ -92,8 +112,10 @@ Result<ContainerSpec> build_container_spec(const Session& s, const HostSettings&
     }
     for (const auto& e : s.extra_env) spec.env.push_back(e);
 
-    spec.extra_hosts.push_back("host.docker.internal:host-gateway");
-    spec.network = s.network;
+    // Confined and none have no route to the host: no name for it either.
+    if (network == NetworkKind::open || network == NetworkKind::user)
+        spec.extra_hosts.push_back("host.docker.internal:host-gateway");
+    spec.network = docker_network_mode(s.network);
     if (!s.cpus.empty()) {
         auto cpus = docker::parse_cpus(s.cpus);
         if (!cpus) return cpus.error();

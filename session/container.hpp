@@ -23,6 +23,10 @@ struct HostSettings {
     std::string session_git_dir; // host path of the session's own repository (session_repo.hpp)
     std::vector<std::string> object_dirs;  // the user's object directories it borrows (read-only)
     std::uint16_t proxy_port = 3030;
+    // Confined sessions: the directory holding the proxy's Unix socket (mounted, not the
+    // socket itself, so a restarted proxy's new socket shows up) and airlock-relay.
+    std::string proxy_socket_dir;  // $AIRLOCK_HOME/run
+    std::string relay_binary;      // "" = not found (confined sessions cannot be made)
     std::vector<CacheVolume> caches;
     std::vector<CredentialRule> credentials;  // for the placeholders
     std::string user;            // "uid:gid"; "" = the image's user
@@ -35,16 +39,25 @@ inline constexpr const char* kHomeLabel = "dev.airlock.home";
 inline constexpr const char* kCacheLabel = "dev.airlock.cache";
 inline constexpr const char* kWorkspace = "/workspace";
 inline constexpr const char* kAgentHome = "/home/agent";
+// Where a confined container finds the relay and the proxy's socket directory.
+inline constexpr const char* kRelayPath = "/run/airlock/relay";
+inline constexpr const char* kProxySocketDir = "/run/airlock/proxy";
+inline constexpr const char* kProxySocketName = "proxy.sock";
 
 std::string container_name(const std::string& session);   // "airlock-<session>"
 std::string home_volume_name(const std::string& session);  // "airlock-home-<session>"
 std::string cache_volume_name(const std::string& cache);   // "airlock-cache-<cache>"
 
-// The proxy URL a session's container uses.
-std::string proxy_url(const std::string& session, const std::string& token, std::uint16_t port);
+// The proxy URL a session's container uses: 127.0.0.1 (the relay) when confined, else
+// host.docker.internal.
+std::string proxy_url(const std::string& session, const std::string& token, const std::string& network,
+                      std::uint16_t port);
 
-// The container for `s` with proxy token `token`. Errors: a cpus/memory value that does
-// not parse (validated earlier by create, so only a corrupt row gets here).
+// The container for `s` with proxy token `token`. Confined: NetworkMode none, the relay and
+// the socket directory mounted read-only, the command run by the relay (`airlock-relay exec`),
+// no host.docker.internal. none: no proxy variables. Errors: a cpus/memory value that does
+// not parse (validated earlier by create, so only a corrupt row gets here); a confined
+// session without a relay binary.
 Result<ContainerSpec> build_container_spec(const Session& s, const HostSettings& host, const std::string& token);
 
 // The argv the container runs: the agent command plus the prompt as one argv element

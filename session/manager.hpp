@@ -43,7 +43,7 @@ struct CreateRequest {
     std::string cpus, memory;
     std::int64_t pids_limit = 0;
     PullPolicy pull_policy = PullPolicy::if_not_present;
-    std::string network = "bridge";
+    std::string network = "confined";
     bool read_only = false;
     std::vector<std::string> extra_env;
     std::vector<std::string> credentials;

@@ -72,7 +72,7 @@ struct Session {
     std::string memory;  // "" = no limit
     std::int64_t pids_limit = 0;  // 0 = no limit
     PullPolicy pull_policy = PullPolicy::if_not_present;
-    std::string network = "bridge";
+    std::string network = "confined";  // confined | open | none | <network name> (network.hpp)
     bool read_only = false;
     std::vector<std::string> extra_env;    // "K=V", never secrets
     std::vector<std::string> credentials;  // credential rule names in scope; empty = all

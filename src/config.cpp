@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include "backends/docker/container_spec.hpp"
+#include "session/network.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -476,7 +477,7 @@ void Parser::parse_docker(const Section& s, DockerSettings& docker) const {
     if (auto network = s.string("network")) {
         if (!is_name(lower(*network), "_.-") || (*network)[0] == '.' || (*network)[0] == '-') {
             s.fail(*s.get("network"), "network",
-                   fmt::format("must be bridge, none or a Docker network name (got {})", quote(*network)));
+                   fmt::format("must be confined, open, none or a Docker network name (got {})", quote(*network)));
         }
         docker.network = *network;
     }
@@ -924,7 +925,8 @@ std::string render_config(const Config& config) {
     line(fmt::format("cpus = {}{}", quote(d.cpus), d.cpus.empty() ? "  # no limit" : ""));
     line(fmt::format("memory = {}{}", quote(d.memory), d.memory.empty() ? "  # no limit" : ""));
     line(fmt::format("pids_limit = {}", d.pids_limit));
-    line(fmt::format("network = {}", quote(d.network)));
+    line(fmt::format("network = {}{}", quote(d.network),
+                     session::is_confined(d.network) ? "  # the proxy only" : "  # " + session::network_column(d.network)));
     line(fmt::format("read_only_rootfs = {}", d.read_only_rootfs));
     line(fmt::format("max_containers = {}", d.max_containers));
     line("");
@@ -1000,8 +1002,10 @@ std::string starter_config() {
 # memory = ""
 # Maximum number of processes in one container.
 # pids_limit = 1024
-# bridge | none | the name of an existing Docker network.
-# network = "bridge"
+# confined: the proxy is all a session reaches (no host ports, LAN, metadata, other
+# containers, DNS). open: Docker's bridge, direct access around the proxy. none: no network,
+# not even the proxy. Any other name: that existing Docker network (unconfined).
+# network = "confined"
 # Mount the container's root filesystem read-only (worktree and caches stay writable).
 # read_only_rootfs = false
 # How many session containers may run at once.

@@ -1,5 +1,7 @@
 #include "paths.hpp"
 
+#include <sys/un.h>
+
 #include <cstdlib>
 #include <system_error>
 
@@ -49,6 +51,38 @@ fs::path Paths::in_home(const std::string& configured) const {
     fs::path p(configured);
     if (p.is_absolute()) return p.lexically_normal();
     return (home / p).lexically_normal();
+}
+
+std::vector<fs::path> relay_candidates(const fs::path& exe) {
+    const fs::path dir = exe.parent_path();
+    return {dir / "airlock-relay", (dir / ".." / "libexec" / "airlock" / "airlock-relay").lexically_normal(),
+            (dir / ".." / "relay" / "airlock-relay").lexically_normal()};
+}
+
+std::string find_relay_binary() {
+    std::error_code ec;
+    auto exe = fs::read_symlink("/proc/self/exe", ec);
+    if (ec) return "";
+    for (const auto& candidate : relay_candidates(exe))
+        if (fs::is_regular_file(candidate, ec)) return candidate.string();
+    return "";
+}
+
+Status ensure_run_dir(const Paths& paths) {
+    std::error_code ec;
+    fs::create_directories(paths.run_dir(), ec);
+    if (!ec) fs::permissions(paths.run_dir(), fs::perms::owner_all, fs::perm_options::replace, ec);
+    if (ec) return make_error(fmt::format("cannot create {}: {}", paths.run_dir().string(), ec.message()));
+    return {};
+}
+
+Status check_socket_path(const fs::path& socket) {
+    const auto size = socket.string().size();
+    if (size >= sizeof(sockaddr_un{}.sun_path))
+        return make_error(fmt::format("the proxy's socket path {} is {} bytes, longer than a Unix socket allows ({}); "
+                                      "set AIRLOCK_HOME (or --home) to a shorter directory",
+                                      socket.string(), size, sizeof(sockaddr_un{}.sun_path) - 1));
+    return {};
 }
 
 Result<Paths> resolve_paths(std::optional<std::string> home_flag, const EnvLookup& env) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "airlock/result.hpp"
 
@@ -27,11 +28,30 @@ struct Paths {
     std::filesystem::path proxy_lock() const { return home / "proxy.lock"; }  // flock: one starter at a time
     std::filesystem::path proxy_log() const { return home / "proxy.log"; }
     std::filesystem::path audit_log() const { return home / "audit.jsonl"; }
+    // The proxy's Unix socket for confined sessions, alone in its directory (mode 0700),
+    // which is what containers mount.
+    std::filesystem::path run_dir() const { return home / "run"; }
+    std::filesystem::path proxy_socket() const { return run_dir() / "proxy.sock"; }
 
     // A path from the configuration (secret file, upstream_ca): relative paths are
     // relative to home, absolute paths stay as they are, a leading "~/" is $HOME.
     std::filesystem::path in_home(const std::string& configured) const;
 };
+
+// Where airlock-relay may be, given the airlock executable's path, in the order to try:
+// beside it (installed into one directory), ../libexec/airlock/ (installed), ../relay/ (the
+// build tree).
+std::vector<std::filesystem::path> relay_candidates(const std::filesystem::path& exe);
+
+// The first candidate that exists for the running executable; "" when none does.
+std::string find_relay_binary();
+
+// Creates $AIRLOCK_HOME/run with mode 0700 (only the owner, the container's uid, may use the
+// socket in it), or fixes its mode.
+Status ensure_run_dir(const Paths& paths);
+
+// Error when `socket` does not fit a Unix socket address (108 bytes with its NUL).
+Status check_socket_path(const std::filesystem::path& socket);
 
 // Looks up an environment variable; nullopt when unset. The seam for tests.
 using EnvLookup = std::function<std::optional<std::string>(const char* name)>;

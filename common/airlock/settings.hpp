@@ -19,7 +19,7 @@ struct DockerSettings {
     std::string cpus;            // "" = no limit; "2", "0.5"
     std::string memory;          // "" = no limit; "4g", "512m"
     std::int64_t pids_limit = 1024;
-    std::string network = "bridge";  // bridge | none | <network name>
+    std::string network = "confined";  // confined | open | none | <network name> (session/network.hpp)
     bool read_only_rootfs = false;
     int max_containers = 8;
 

@@ -9,9 +9,11 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -20,11 +22,14 @@
 #include "backends/docker/docker_backend.hpp"
 #include "ca/ca.hpp"
 #include "cli/command.hpp"
+#include "credential_check.hpp"
 #include "config.hpp"
 #include "proxy/clients.hpp"
 #include "file_lock.hpp"
 #include "proxy_process.hpp"
+#include "sync_watcher.hpp"
 #include "session/manager.hpp"
+#include "session/network.hpp"
 #include "terminal_attach.hpp"
 
 namespace airlock::cli {
@@ -145,6 +150,8 @@ World open_world(Context& ctx, WorldNeeds needs = {}) {
     host.ca_bundle = (paths.ca_dir() / "ca-bundle.pem").string();
     host.hooks_dir = paths.hooks().string();
     host.proxy_port = w.config.proxy.port;
+    host.proxy_socket_dir = paths.run_dir().string();
+    host.relay_binary = find_relay_binary();
     host.caches = w.config.caches;
     host.credentials = w.config.credentials;
     host.user = fmt::format("{}:{}", ::getuid(), ::getgid());
@@ -164,6 +171,8 @@ World open_world(Context& ctx, WorldNeeds needs = {}) {
             throw CommandError(loaded.error().message);
         }
         if (auto bundle = write_ca_bundle(paths); !bundle) throw CommandError(bundle.error().message);
+        // Confined containers mount this directory; it must exist before the proxy made it.
+        if (auto st = ensure_run_dir(paths); !st) throw CommandError(st.error().message);
     }
     w.manager = std::make_unique<session::SessionManager>(*w.backend, *w.store, *w.clients, std::move(settings));
     return w;
@@ -199,6 +208,8 @@ boost::json::object to_json(const session::SessionView& v) {
     o["pids_limit"] = s.pids_limit;
     o["pull_policy"] = std::string(to_string(s.pull_policy));
     o["network"] = s.network;
+    o["network_confined"] = session::is_confined(s.network);
+    o["network_reach"] = session::describe_network(s.network);
     o["read_only"] = s.read_only;
     boost::json::array env;
     for (const auto& e : s.extra_env) env.emplace_back(e);
@@ -214,6 +225,22 @@ boost::json::object to_json(const session::SessionView& v) {
     o["last_error"] = s.last_error;
     o["branch_note"] = v.branch_note;
     return o;
+}
+
+// Does the proxy accept connections on its Unix socket? (What confined sessions reach.)
+bool socket_answers(const fs::path& path) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    auto text = path.string();
+    bool ok = text.size() < sizeof addr.sun_path;
+    if (ok) {
+        std::memcpy(addr.sun_path, text.c_str(), text.size() + 1);
+        ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    }
+    ::close(fd);
+    return ok;
 }
 
 // The session branch's commits since its base, as show prints them (newest first).
@@ -269,7 +296,9 @@ void add_session_commands(CLI::App& app, Context& ctx) {
     create->add_option("--pids-limit", o->pids, "process limit (default: [docker] pids_limit)");
     create->add_option("--pull-policy", o->pull_policy, "always | if-not-present | never (default: [docker] pull_policy)")
         ->check(CLI::IsMember({"always", "if-not-present", "never"}));
-    create->add_option("--network", o->network, "bridge | none | <network name> (default: [docker] network)");
+    create->add_option("--network", o->network,
+                       "confined (the proxy only) | open (Docker's bridge, unconfined) | none | <network name> "
+                       "(unconfined) (default: [docker] network)");
     create->add_flag("--read-only", o->read_only, "read-only root filesystem (tmpfs /tmp)");
     create->add_option("--env,-e", o->env, "extra environment KEY=VALUE (repeatable; never put secrets here)");
     create->add_option("--credentials", o->credentials, "credential rules the session may use (default: all)")
@@ -301,6 +330,11 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         r.pids_limit = o->pids >= 0 ? o->pids : w.config.docker.pids_limit;
         r.pull_policy = o->pull_policy.empty() ? w.config.docker.pull_policy : *parse_pull_policy(o->pull_policy);
         r.network = o->network.empty() ? w.config.docker.network : o->network;
+        if (auto st = session::validate_network(r.network); !st) throw CommandError(st.error().message, exit_usage);
+        if (session::is_confined(r.network)) {
+            if (auto st = check_socket_path(ctx.paths().proxy_socket()); !st)
+                throw CommandError(st.error().message + ", or choose --network open");
+        }
         r.read_only = o->read_only || w.config.docker.read_only_rootfs;
         r.extra_env = o->env;
         for (const auto& c : o->credentials) {
@@ -319,10 +353,12 @@ void add_session_commands(CLI::App& app, Context& ctx) {
 
         auto s = w.manager->create(r, progress_line);
         if (!s) throw CommandError(s.error().message);
+        (void)spawn_sync_watcher(ctx.paths(), s->name, s->container_id);
         fmt::print("created session {}\n", s->name);
         fmt::print("  branch:    {}\n", s->branch);
         fmt::print("  worktree:  {}\n", s->worktree);
         fmt::print("  container: {} ({})\n", session::container_name(s->name), s->image);
+        fmt::print("  network:   {}\n", session::describe_network(s->network));
         fmt::print("attach with 'airlock attach {}', logs with 'airlock logs {} -f'\n", s->name, s->name);
         fmt::print("review with 'airlock diff {}' or 'airlock show {}' (not plain git in the worktree); "
                    "'airlock sync {}' brings its commits to {} in your repository\n",
@@ -346,9 +382,10 @@ void add_session_commands(CLI::App& app, Context& ctx) {
             if (!proxy_down.empty()) fmt::print(stderr, "{}\n", proxy_down);
             return;
         }
-        fmt::print("{:<28} {:<14} {:<34} {}\n", "NAME", "STATE", "BRANCH", "IMAGE");
+        fmt::print("{:<28} {:<14} {:<34} {:<32} {}\n", "NAME", "STATE", "BRANCH", "IMAGE", "NETWORK");
         for (const auto& v : *views)
-            fmt::print("{:<28} {:<14} {:<34} {}\n", v.session.name, v.state, v.session.branch, v.session.image);
+            fmt::print("{:<28} {:<14} {:<34} {:<32} {}\n", v.session.name, v.state, v.session.branch, v.session.image,
+                       session::network_column(v.session.network));
         for (const auto& v : *views)
             if (!v.branch_note.empty())
                 fmt::print(stderr, "note: {}: {}\n", v.session.name, session::terminal_safe(v.branch_note));
@@ -436,9 +473,27 @@ void add_session_commands(CLI::App& app, Context& ctx) {
             }
             auto st = is_stop ? w.manager->stop(*name) : w.manager->start(*name);
             if (!st) throw CommandError(st.error().message);
+            if (!is_stop)
+                if (auto s = w.manager->get(*name)) (void)spawn_sync_watcher(ctx.paths(), *name, s->container_id);
             fmt::print("{} {}\n", is_stop ? "stopped" : "started", *name);
         });
     }
+
+    // ---- _watch (hidden): what create, refresh and start leave behind (sync_watcher.hpp) ----
+    auto watch_name = opt<std::string>();
+    auto watch_id = opt<std::string>();
+    auto* watch = app.add_subcommand("_watch", "")->group("");
+    watch->add_option("session", *watch_name)->required();
+    watch->add_option("container", *watch_id)->required();
+    watch->callback([&ctx, watch_name, watch_id] {
+        // Only the engine while waiting (no store held open for hours); the rest afterwards.
+        auto endpoint = docker::endpoint_from_env();
+        if (!endpoint) throw CommandError(endpoint.error().message);
+        (void)docker::make_docker_backend(*endpoint)->wait(*watch_id);
+        if (!fs::exists(ctx.paths().store())) return;  // the home is gone: nothing to bring, nothing to make
+        auto w = open_world(ctx);
+        if (auto r = w.manager->sync(*watch_name, false); !r) throw CommandError(r.error().message);
+    });
 
     // ---- sync / diff ----
     auto sync_name = opt<std::string>();
@@ -504,6 +559,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         if (!proxy) throw CommandError(proxy.error().message);
         auto r = w.manager->refresh(*refresh_name, progress_line);
         if (!r) throw CommandError(r.error().message);
+        (void)spawn_sync_watcher(ctx.paths(), *refresh_name, r->new_container_id);
         fmt::print("refreshed {}: image {} -> {}, container {} -> {}\n", *refresh_name, short_id(r->old_image_id),
                    short_id(r->new_image_id), short_id(r->old_container_id), short_id(r->new_container_id));
     });
@@ -580,6 +636,10 @@ void add_session_commands(CLI::App& app, Context& ctx) {
             return;
         }
         good("config " + paths.config().string());
+        for (const auto& c : check_credential_sources(config->credentials, paths)) {
+            if (c.problem.empty()) good(fmt::format("credential '{}' ({})", c.name, c.source));
+            else bad(c.problem, c.fix);
+        }
         auto endpoint = docker::endpoint_from_env();
         std::unique_ptr<Backend> backend;
         if (!endpoint) {
@@ -594,6 +654,12 @@ void add_session_commands(CLI::App& app, Context& ctx) {
                 good(fmt::format("engine {} at {}", *version, endpoint->display()));
             }
         }
+        if (auto relay = find_relay_binary(); relay.empty())
+            bad("airlock-relay is not next to the airlock binary, nor in ../libexec/airlock/: confined sessions cannot "
+                "be created",
+                "reinstall airlock (the relay is built and installed with it)");
+        else
+            good("relay " + relay);
         auto authority = ca::Authority::load(paths.ca_dir());
         if (!authority) bad(authority.error().message, "airlock ca init (or chmod 600 the key)");
         else good("CA " + (*authority)->info().cert_path.string() + " (key 0600)");
@@ -618,6 +684,12 @@ void add_session_commands(CLI::App& app, Context& ctx) {
                     good(fmt::format("proxy reachable from containers at {}:{}", gateways->front(), config->proxy.port));
                 }
             }
+            if (!socket_answers(paths.proxy_socket()))
+                bad(fmt::format("the proxy does not answer on {} (confined sessions reach it there)",
+                                paths.proxy_socket().string()),
+                    "airlock proxy stop && airlock proxy start");
+            else
+                good(fmt::format("proxy answers on {} (for confined sessions)", paths.proxy_socket().string()));
         }
         if (backend) {
             auto image = backend->inspect_image(config->docker.image);

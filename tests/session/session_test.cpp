@@ -24,6 +24,6 @@ TEST_CASE("session defaults") {
     Session s;
     CHECK(s.backend == "docker");
     CHECK(s.status == SessionStatus::creating);
-    CHECK(s.network == "bridge");
+    CHECK(s.network == "confined");
     CHECK_FALSE(s.read_only);
 }

@@ -82,7 +82,7 @@ TEST_CASE("config: an empty file is all defaults") {
     CHECK(config.docker.cpus.empty());
     CHECK(config.docker.memory.empty());
     CHECK(config.docker.pids_limit == 1024);
-    CHECK(config.docker.network == "bridge");
+    CHECK(config.docker.network == "confined");
     CHECK_FALSE(config.docker.read_only_rootfs);
     CHECK(config.docker.max_containers == 8);
 
@@ -392,7 +392,7 @@ TEST_CASE("config: errors name the file, line and column and what was expected")
         {"allow pattern with a scheme", "[proxy]\nallow = [\"https://x.example\"]\n",
          "/h/config.toml:2:10: [proxy] allow[0] must be a host name or \"*.suffix\" (got \"https://x.example\")"},
         {"network name", "[docker]\nnetwork = \"my net\"\n",
-         "/h/config.toml:2:11: [docker] network must be bridge, none or a Docker network name (got \"my net\")"},
+         "/h/config.toml:2:11: [docker] network must be confined, open, none or a Docker network name (got \"my net\")"},
 
         // [proxy.resolve]
         {"resolve key without port", "[proxy.resolve]\n\"api.example.com\" = \"127.0.0.1:443\"\n",
@@ -610,4 +610,13 @@ TEST_CASE("config: enum names") {
     CHECK(parse_unmatched("tunnel") == Unmatched::tunnel);
     CHECK(to_string(PromptMode::stdin_) == "stdin");
     CHECK(parse_prompt_mode("none") == PromptMode::none);
+}
+
+TEST_CASE("config: render_config says whether the network confines") {
+    airlock::Config c;
+    CHECK(airlock::render_config(c).find("network = \"confined\"  # the proxy only\n") != std::string::npos);
+    c.docker.network = "open";
+    CHECK(airlock::render_config(c).find("network = \"open\"  # open (unconfined)\n") != std::string::npos);
+    c.docker.network = "none";
+    CHECK(airlock::render_config(c).find("network = \"none\"  # none (no network)\n") != std::string::npos);
 }

@@ -117,9 +117,29 @@ TEST_CASE("paths: the layout of the data directory") {
     CHECK(p.proxy_pid() == fs::path("/h/proxy.pid"));
     CHECK(p.proxy_log() == fs::path("/h/proxy.log"));
     CHECK(p.audit_log() == fs::path("/h/audit.jsonl"));
+    CHECK(p.run_dir() == fs::path("/h/run"));
+    CHECK(p.proxy_socket() == fs::path("/h/run/proxy.sock"));
 
     CHECK(p.in_home("secrets/anthropic") == fs::path("/h/secrets/anthropic"));
     CHECK(p.in_home("/etc/ssl/ca.pem") == fs::path("/etc/ssl/ca.pem"));
     ScopedEnv home("HOME", "/home/u");
     CHECK(p.in_home("~/keys/k") == fs::path("/home/u/keys/k"));
+}
+
+TEST_CASE("paths: where airlock-relay is looked for") {
+    auto c = airlock::relay_candidates("/usr/local/bin/airlock");
+    REQUIRE(c.size() == 3);
+    CHECK(c[0] == fs::path("/usr/local/bin/airlock-relay"));
+    CHECK(c[1] == fs::path("/usr/local/libexec/airlock/airlock-relay"));
+    CHECK(c[2] == fs::path("/usr/local/relay/airlock-relay"));
+    auto b = airlock::relay_candidates("/w/build/src/airlock");
+    CHECK(b[2] == fs::path("/w/build/relay/airlock-relay"));
+}
+
+TEST_CASE("paths: a socket path must fit sun_path") {
+    CHECK(airlock::check_socket_path("/home/u/.airlock/run/proxy.sock").ok());
+    CHECK(airlock::check_socket_path("/" + std::string(106, 'a')).ok());  // 107 bytes + NUL = 108
+    auto too_long = airlock::check_socket_path("/" + std::string(107, 'a'));
+    REQUIRE_FALSE(too_long.ok());
+    CHECK(too_long.error().message.find("set AIRLOCK_HOME (or --home) to a shorter directory") != std::string::npos);
 }

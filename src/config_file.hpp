@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "airlock/result.hpp"
-#include "file_lock.hpp"  // FileLock (src/file_lock.hpp), used with these files
+#include "file_lock.hpp"  // FileLock, for callers that edit the file under a lock
 
 namespace airlock {
 
@@ -20,5 +20,6 @@ Result<std::optional<std::string>> read_text_file(const std::filesystem::path& f
 // when missing. On failure `file` is unchanged and no temporary file is left.
 Status replace_file_atomically(const std::filesystem::path& file, std::string_view text, unsigned mode = 0600,
                                bool keep_mode = true);
+
 
 }  // namespace airlock

@@ -333,6 +333,16 @@ sys.exit(0 if any(u.startswith("git/") for u in ua) and keys and all(k == sys.ar
   ok "confined: git over HTTPS reaches the upstream through the relay and the proxy (its request arrived with the real key)"
 else not_ok "confined: git over HTTPS through the proxy: $(short "$out")"; fi
 
+# Through the proxy instead: its SSRF guard refuses private and link-local destinations (on
+# the allowed port 443, so it is the guard and not the port list that refuses), so the relay
+# is no way around confinement either.
+for target in 169.254.169.254 "$(awk '{print $1}' <<<"$gateways")" "$victim_ip" "$other_ip"; do
+  run_capture docker exec "$c" sh -c "curl -sS -o /dev/null --max-time 10 -w '%{http_connect}' https://$target/"
+  if grep -q '403$' <<<"$out" && tail -n 20 "$AIRLOCK_HOME/audit.jsonl" | grep "\"host\":\"$target\"" | grep -q '"status":403'; then
+    ok "confined: through the proxy, a CONNECT to $target:443 is refused (403, the SSRF guard)"
+  else not_ok "confined: through the proxy, $target:443 must be refused: $(short "$out") $(grep "\"host\":\"$target\"" "$AIRLOCK_HOME/audit.jsonl" | tail -1)"; fi
+done
+
 # ==== logs, exit codes, attach =================================================================
 alx logs logs "$s"
 grep -q agent-ready <<<"$aout" && ok "confined: logs shows the agent's output" || not_ok "confined: logs: $(short "$aout$aerr")"

@@ -9,7 +9,9 @@ What is measured (wall time, time.perf_counter around subprocess.run; medians in
   create   `airlock create --agent shell --prompt 'sleep 3600'` (create does not attach:
            it makes the session, starts the container and returns) for a new session, the
            image present locally (pull_policy "never"), the proxy already running.
-           raw (docker CLI): `git worktree add -b <branch> <path>` + `docker create` with
+           raw (docker CLI): the session's own repository with the git CLI (session/session_repo.cpp:
+           the user's branch, `git init --bare`, alternates, the branch, `checkout -f` into the
+           work tree, the .git file) + `docker create` with
            the container airlock builds (session/container.cpp + the docker backend's
            to_create_request: same image, command, env, labels, user, workdir, tty/stdin,
            init, mounts, extra host, network, cpu/memory/pids limits, cap-drop ALL,
@@ -193,8 +195,10 @@ class _Bench:
         if self.git_email:
             env += [f"GIT_AUTHOR_EMAIL={self.git_email}", f"GIT_COMMITTER_EMAIL={self.git_email}"]
         g = self.git_dir
-        mounts = [("bind", wt, "/workspace", False), ("bind", g, g, False),
-                  ("bind", g + "/hooks", g + "/hooks", True), ("bind", g + "/config", g + "/config", True),
+        sg = wt + ".git"  # the session's own repository (airlock: $AIRLOCK_HOME/sessions/<name>/git)
+        mounts = [("bind", wt, "/workspace", False), ("bind", wt + "/.git", "/workspace/.git", True),
+                  ("bind", sg, "/airlock/git", False), ("bind", sg + "/config", "/airlock/git/config", True),
+                  ("bind", sg + "/hooks", "/airlock/git/hooks", True), ("bind", g + "/objects", g + "/objects", True),
                   ("bind", self.ca, "/etc/airlock/ca.pem", True),
                   ("bind", self.bundle, "/etc/airlock/ca-bundle.pem", True),
                   ("bind", self.hooks, "/etc/airlock/hooks", True),
@@ -268,7 +272,7 @@ class _Bench:
         e = self._raw_entry(name)
         spec = self.spec(name, e["worktree"], e["volume"])
         t0 = time.perf_counter()
-        _run(["git", "-C", self.repo, "worktree", "add", "-q", "-b", e["branch"], e["worktree"]])
+        self.raw_session_repo(e["worktree"], e["branch"])
         if api:
             _, text = self.curl("POST", f"/containers/create?name={name}", self.api_create_body(spec))
             e["id"] = json.loads(text)["Id"]
@@ -277,6 +281,21 @@ class _Bench:
             e["id"] = _run(self.cli_create_argv(name, spec))[1].stdout.strip()
             _run(["docker", "start", name])
         return (time.perf_counter() - t0) * 1000.0
+
+    def raw_session_repo(self, wt, branch):
+        """What session_repo.cpp create_session_repo does, with the git CLI."""
+        sg = wt + ".git"
+        _run(["git", "-C", self.repo, "branch", branch, self.head])
+        _run(["git", "init", "-q", "--bare", sg])
+        _run(["git", "--git-dir", sg, "config", "core.bare", "false"])
+        with open(os.path.join(sg, "objects", "info", "alternates"), "w") as f:
+            f.write(os.path.join(self.git_dir, "objects") + "\n")
+        _run(["git", "--git-dir", sg, "update-ref", "refs/heads/" + branch, self.head])
+        _run(["git", "--git-dir", sg, "symbolic-ref", "HEAD", "refs/heads/" + branch])
+        os.makedirs(wt)
+        _run(["git", "--git-dir", sg, "--work-tree", wt, "checkout", "-q", "-f", branch])
+        with open(os.path.join(wt, ".git"), "w") as f:
+            f.write("gitdir: /airlock/git\n")
 
     def raw_refresh(self, name, api):
         e = self.raw[name]
@@ -306,7 +325,8 @@ class _Bench:
             return
         _run(["docker", "rm", "-f", name], check=False)
         _run(["docker", "volume", "rm", "-f", e["volume"]], check=False)
-        _run(["git", "-C", self.repo, "worktree", "remove", "--force", e["worktree"]], check=False)
+        shutil.rmtree(e["worktree"], ignore_errors=True)
+        shutil.rmtree(e["worktree"] + ".git", ignore_errors=True)
         _run(["git", "-C", self.repo, "branch", "-D", e["branch"]], check=False)
 
     # ---- checks --------------------------------------------------------------------------

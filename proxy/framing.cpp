@@ -19,16 +19,6 @@ bool starts_with_icase(std::string_view s, std::string_view prefix) {
     return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
-bool is_token(std::string_view s) {
-    if (s.empty()) return false;
-    for (char c : s) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-        if (!ok) return false;
-    }
-    return true;
-}
-
 // Does `authority` (host[:port]) name the CONNECT destination? Returns 0 if yes, 400 if
 // it is malformed, 421 if it names something else.
 int check_authority(std::string_view authority, std::string_view connect_host,
@@ -55,7 +45,7 @@ std::string_view absolute_authority(std::string_view target) {
 
 }  // namespace
 
-FramingVerdict check_framing(const RequestHead& head, std::string_view connect_host,
+FramingVerdict check_framing(RequestHead& head, std::string_view connect_host,
                              std::uint16_t connect_port) {
     if (iequals(head.method, "CONNECT")) return refuse(400, "CONNECT inside a tunnel is not allowed");
 
@@ -87,8 +77,119 @@ FramingVerdict check_framing(const RequestHead& head, std::string_view connect_h
     return check_body_framing(head);
 }
 
-FramingVerdict check_body_framing(const RequestHead& head) {
-    // Transfer-Encoding.
+namespace {
+
+// The transfer codings a message may name (the IANA registry, RFC 9112 section 7).
+bool known_coding(std::string_view c) {
+    for (std::string_view k : {"chunked", "gzip", "x-gzip", "deflate", "compress", "x-compress"})
+        if (iequals(c, k)) return true;
+    return false;
+}
+
+std::string lowercase(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+// All Transfer-Encoding fields as one list of codings, checked: each a known coding, chunked
+// at most once. What chunked's position means is the caller's (requests and responses differ).
+struct Codings {
+    std::vector<std::string_view> list;
+    bool chunked_last = false;
+    std::string error;  // non-empty: refuse
+};
+
+Codings transfer_codings(const std::vector<std::string_view>& fields) {
+    Codings c;
+    for (auto f : fields)
+        for (auto item : split_list(f)) c.list.push_back(item);
+    if (c.list.empty()) {
+        c.error = "empty Transfer-Encoding";
+        return c;
+    }
+    int chunked = 0;
+    for (auto item : c.list) {
+        if (!is_token(item)) {
+            c.error = "invalid Transfer-Encoding";
+            return c;
+        }
+        if (iequals(item, "chunked")) ++chunked;
+    }
+    c.chunked_last = iequals(c.list.back(), "chunked");
+    if (!c.chunked_last && chunked == 0) return c;
+    if (!c.chunked_last) {
+        c.error = "Transfer-Encoding must end with chunked";
+        return c;
+    }
+    if (chunked != 1) {
+        c.error = "chunked is applied more than once";
+        return c;
+    }
+    for (auto item : c.list)
+        if (!known_coding(item)) {
+            c.error = fmt::format("unsupported transfer coding '{}' (chunked, optionally after gzip, deflate or compress)",
+                                  item.substr(0, 64));
+            return c;
+        }
+    return c;
+}
+
+// All Content-Length fields: the one length they agree on, or an error. `lists` allows
+// comma-separated lists of one repeated value with empty elements ignored (RFC 9112 section
+// 6.3 item 5, requests: the proxy then forwards one normalised field); without it, every
+// field must be a plain 1*DIGIT (responses are forwarded as received).
+struct Length {
+    std::uint64_t value = 0;
+    bool canonical = false;  // exactly one field, exactly the decimal digits of value
+    std::string error;
+};
+
+Length content_length(const std::vector<std::string_view>& fields, bool lists) {
+    Length out;
+    bool have = false;
+    for (auto f : fields) {
+        std::vector<std::string_view> items;
+        if (lists) {
+            if (f.find_first_not_of(" \t,0123456789") != std::string_view::npos) {
+                out.error = "invalid Content-Length";
+                return out;
+            }
+            items = split_list(f);
+        } else {
+            items.push_back(f);
+        }
+        if (items.empty()) {
+            out.error = "invalid Content-Length";
+            return out;
+        }
+        for (auto item : items) {
+            if (item.empty() || item.find_first_not_of("0123456789") != std::string_view::npos) {
+                out.error = "invalid Content-Length";
+                return out;
+            }
+            if (item.size() > 19) {
+                out.error = "Content-Length is too large";
+                return out;
+            }
+            std::uint64_t n = 0;
+            for (char c : item) n = n * 10 + static_cast<std::uint64_t>(c - '0');
+            if (have && n != out.value) {
+                out.error = "conflicting Content-Length values";
+                return out;
+            }
+            have = true;
+            out.value = n;
+        }
+    }
+    out.canonical = fields.size() == 1 && fields[0] == std::to_string(out.value);
+    return out;
+}
+
+}  // namespace
+
+FramingVerdict check_body_framing(RequestHead& head) {
     FramingVerdict v;
     v.ok = true;
     auto te_fields = head.values("Transfer-Encoding");
@@ -97,44 +198,21 @@ FramingVerdict check_body_framing(const RequestHead& head) {
         if (head.version == 10) return refuse(400, "Transfer-Encoding is not allowed in HTTP/1.0");
         if (!cl_fields.empty())
             return refuse(400, "both Transfer-Encoding and Content-Length are present");
-        std::vector<std::string_view> codings;
-        for (auto f : te_fields)
-            for (auto c : split_list(f)) codings.push_back(c);
-        if (codings.empty()) return refuse(400, "empty Transfer-Encoding");
-        int chunked = 0;
-        for (auto c : codings) {
-            if (!is_token(c)) return refuse(400, "invalid Transfer-Encoding");
-            if (iequals(c, "chunked")) ++chunked;
-        }
-        if (!iequals(codings.back(), "chunked"))
-            return refuse(400, "Transfer-Encoding must end with chunked");
-        if (chunked != 1) return refuse(400, "chunked is applied more than once");
+        auto codings = transfer_codings(te_fields);
+        if (!codings.error.empty()) return refuse(400, codings.error);
+        if (!codings.chunked_last) return refuse(400, "Transfer-Encoding must end with chunked");
+        std::string canonical;
+        for (auto c : codings.list) canonical += (canonical.empty() ? "" : ", ") + lowercase(c);
+        if (te_fields.size() != 1 || te_fields[0] != canonical) head.set("Transfer-Encoding", canonical);
         v.body = FramingVerdict::Body::chunked;
         return v;
     }
-
-    // Content-Length.
     if (!cl_fields.empty()) {
-        bool have = false;
-        std::uint64_t length = 0;
-        for (auto f : cl_fields) {
-            auto items = split_list(f);
-            if (items.empty() || f.find_first_not_of(" \t,0123456789") != std::string_view::npos)
-                return refuse(400, "invalid Content-Length");
-            for (auto item : items) {
-                if (item.size() > 19) return refuse(400, "Content-Length is too large");
-                std::uint64_t n = 0;
-                for (char c : item) {
-                    if (c < '0' || c > '9') return refuse(400, "invalid Content-Length");
-                    n = n * 10 + static_cast<std::uint64_t>(c - '0');
-                }
-                if (have && n != length) return refuse(400, "conflicting Content-Length values");
-                have = true;
-                length = n;
-            }
-        }
+        auto length = content_length(cl_fields, true);
+        if (!length.error.empty()) return refuse(400, length.error);
+        if (!length.canonical) head.set("Content-Length", std::to_string(length.value));
         v.body = FramingVerdict::Body::content_length;
-        v.content_length = length;
+        v.content_length = length.value;
         return v;
     }
     v.body = FramingVerdict::Body::none;
@@ -156,12 +234,20 @@ ResponseFraming response_framing(const ResponseHead& r, std::string_view request
     if (iequals(request_method, "HEAD") || (r.status >= 100 && r.status < 200) || r.status == 204 ||
         r.status == 304)
         return f;
+    auto refused = [&](std::string reason) {
+        f.ok = false;
+        f.reason = std::move(reason);
+        f.close = true;
+        return f;
+    };
     auto te = r.values("Transfer-Encoding");
+    auto cl = r.values("Content-Length");
     if (!te.empty()) {
-        std::vector<std::string_view> codings;
-        for (auto v : te)
-            for (auto c : split_list(v)) codings.push_back(c);
-        if (!codings.empty() && iequals(codings.back(), "chunked")) {
+        if (r.version == 10) return refused("Transfer-Encoding in an HTTP/1.0 response");
+        if (!cl.empty()) return refused("both Transfer-Encoding and Content-Length are present");
+        auto codings = transfer_codings(te);
+        if (!codings.error.empty()) return refused(codings.error);
+        if (codings.chunked_last) {
             f.body = ResponseBody::chunked;
         } else {
             f.body = ResponseBody::until_close;
@@ -169,18 +255,12 @@ ResponseFraming response_framing(const ResponseHead& r, std::string_view request
         }
         return f;
     }
-    if (auto cl = r.find("Content-Length")) {
-        std::uint64_t n = 0;
-        bool ok = !cl->empty();
-        for (char c : *cl) {
-            if (c < '0' || c > '9' || n > (UINT64_MAX - 9) / 10) { ok = false; break; }
-            n = n * 10 + static_cast<std::uint64_t>(c - '0');
-        }
-        if (ok) {
-            f.body = ResponseBody::length;
-            f.length = n;
-            return f;
-        }
+    if (!cl.empty()) {
+        auto length = content_length(cl, false);
+        if (!length.error.empty()) return refused(length.error);
+        f.body = ResponseBody::length;
+        f.length = length.value;
+        return f;
     }
     f.body = ResponseBody::until_close;
     f.close = true;

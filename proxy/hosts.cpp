@@ -32,7 +32,7 @@ bool valid_reg_name(std::string_view host) {
         if (!reg_name_char(c)) return false;
     // After removing one trailing dot there must be something left, and no empty labels.
     std::string_view h = strip_dot(host);
-    if (h.empty() || h.front() == '.' || h.find("..") != std::string_view::npos) return false;
+    if (h.empty() || h.front() == '.' || h.back() == '.' || h.find("..") != std::string_view::npos) return false;
     return true;
 }
 

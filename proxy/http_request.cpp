@@ -16,13 +16,6 @@ bool is_tchar(char c) {
     }
 }
 
-bool is_token(std::string_view s) {
-    if (s.empty()) return false;
-    for (char c : s)
-        if (!is_tchar(c)) return false;
-    return true;
-}
-
 bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
 std::string_view trim_ows(std::string_view s) {
@@ -83,6 +76,13 @@ Status parse_fields(std::string_view rest, HeaderFields& head, std::string_view 
 }
 
 }  // namespace
+
+bool is_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s)
+        if (!is_tchar(c)) return false;
+    return true;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;

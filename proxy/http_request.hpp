@@ -78,6 +78,9 @@ Result<ResponseHead> parse_response_head(std::string_view raw);
 // ASCII case-insensitive equality (HTTP field names, tokens).
 bool iequals(std::string_view a, std::string_view b);
 
+// RFC 9110 token: one or more of A-Z a-z 0-9 ! # $ % & ' * + - . ^ _ ` | ~
+bool is_token(std::string_view s);
+
 // Splits a comma-separated field value list, trimming OWS and dropping empty elements.
 std::vector<std::string_view> split_list(std::string_view value);
 

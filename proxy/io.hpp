@@ -17,9 +17,10 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "proxy/chunked.hpp"
 
 namespace airlock::proxy::io {
 
@@ -61,23 +62,6 @@ asio::awaitable<std::pair<error_code, std::size_t>> read_head(
         // waits (idle keep-alive connections are many); a head that needs more grows it.
         auto want = std::min<std::size_t>(have.empty() ? 2048 : 16 * 1024, limit + 1 - have.size());
         auto [ec, n] = co_await s.async_read_some(buf.prepare(want), token);
-        if (ec) co_return std::pair{ec, 0};
-        buf.commit(n);
-    }
-}
-
-// Reads one CRLF-terminated line (chunk-size line or trailer line) of at most `limit` bytes;
-// returns its length including CRLF, leaving it at the front of `buf`.
-template <class Stream>
-asio::awaitable<std::pair<error_code, std::size_t>> read_line(
-    Stream& s, beast::flat_buffer& buf, std::size_t limit, std::chrono::steady_clock::duration idle) {
-    for (;;) {
-        std::string_view have(static_cast<const char*>(buf.data().data()), buf.size());
-        auto pos = have.find("\r\n");
-        if (pos != std::string_view::npos) co_return std::pair{error_code{}, pos + 2};
-        if (have.size() >= limit) co_return std::pair{error_code(beast::http::error::bad_chunk), 0};
-        set_deadline(s, idle);
-        auto [ec, n] = co_await s.async_read_some(buf.prepare(4096), token);
         if (ec) co_return std::pair{ec, 0};
         buf.commit(n);
     }
@@ -134,75 +118,54 @@ asio::awaitable<error_code> relay_to_eof(Src& src, beast::flat_buffer& buf, Dst&
     }
 }
 
-// Parses a chunk-size line ("1a;ext=x\r\n"); nullopt when malformed.
-inline std::optional<std::uint64_t> parse_chunk_size(std::string_view line) {
-    if (line.size() < 3 || line.substr(line.size() - 2) != "\r\n") return std::nullopt;
-    line.remove_suffix(2);
-    std::uint64_t size = 0;
-    std::size_t i = 0;
-    for (; i < line.size(); ++i) {
-        char c = line[i];
-        int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-              : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
-        if (v < 0) break;
-        if (size >> 60) return std::nullopt;  // would overflow
-        size = size * 16 + static_cast<std::uint64_t>(v);
-    }
-    if (i == 0) return std::nullopt;
-    auto rest = line.substr(i);
-    // chunk extensions: BWS ';' ... — visible characters and whitespace only
-    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
-    if (!rest.empty() && rest.front() != ';') return std::nullopt;
-    for (char c : rest)
-        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) return std::nullopt;
-    return size;
-}
-
-// Relays a chunked body verbatim (the framing is checked, not re-encoded): size lines,
-// data, CRLFs, the last chunk and trailers. A malformed chunk is `bad_chunk`.
+// Relays a chunked body verbatim (the framing is checked, not re-encoded), one validated
+// piece at a time: ChunkedDecoder (chunked.hpp) says what the bytes that have arrived are,
+// and nothing it has not accepted is written. Validated pieces already received leave
+// together (a whole server-sent event in one write: one TLS record, not three); nothing
+// waits for a read while it could be written. A malformed body is `bad_chunk`, with the
+// decoder's reason in `*reason` when given: the caller refuses the message and closes both
+// connections (the peer has an incomplete body).
 template <class Src, class Dst>
 asio::awaitable<error_code> relay_chunked(Src& src, beast::flat_buffer& buf, Dst& dst,
-                                          std::chrono::steady_clock::duration idle, Transfer& t) {
-    constexpr std::size_t line_limit = 4096;
+                                          std::chrono::steady_clock::duration idle, Transfer& t,
+                                          std::string* reason = nullptr) {
+    constexpr std::uint64_t coalesce = 64 * 1024;
+    ChunkedDecoder decoder;
+    std::size_t ready = 0;  // validated bytes at the front of `buf`, not yet written
     for (;;) {
-        auto [ec, len] = co_await read_line(src, buf, line_limit, idle);
-        if (ec) co_return ec;
-        auto size = parse_chunk_size({static_cast<const char*>(buf.data().data()), len});
-        if (!size) co_return error_code(beast::http::error::bad_chunk);
-        // A whole chunk already received (a server-sent event, typically) leaves in one
-        // write: one TLS record, not three.
-        if (*size > 0 && *size <= 64 * 1024 && buf.size() >= len + *size + 2) {
-            const char* p = static_cast<const char*>(buf.data().data());
-            auto whole = static_cast<std::size_t>(len + *size + 2);
-            if (p[whole - 2] != '\r' || p[whole - 1] != '\n') co_return error_code(beast::http::error::bad_chunk);
-            if (auto wec = co_await write_all(dst, asio::buffer(p, whole), idle)) co_return wec;
-            buf.consume(whole);
-            t.bytes += *size;
+        const char* p = static_cast<const char*>(buf.data().data());
+        auto step = decoder.step(std::string_view(p + ready, buf.size() - ready));
+        if (step.kind == ChunkedStep::Kind::framing) {
+            ready += static_cast<std::size_t>(step.length);
             continue;
         }
-        // Forward the size line, then the data and its CRLF.
-        if (auto wec = co_await write_all(dst, asio::buffer(buf.data().data(), len), idle)) co_return wec;
-        buf.consume(len);
-        if (*size == 0) break;
-        Transfer data;
-        if (auto rec = co_await relay_length(src, buf, dst, *size, idle, data)) co_return rec;
-        t.bytes += data.bytes;
-        auto [cec, clen] = co_await read_line(src, buf, 2, idle);
-        if (cec || clen != 2) co_return error_code(beast::http::error::bad_chunk);
-        if (auto wec = co_await write_all(dst, asio::buffer(buf.data().data(), 2), idle)) co_return wec;
-        buf.consume(2);
-    }
-    // Trailer section: lines until an empty one.
-    for (std::size_t total = 0;;) {
-        auto [ec, len] = co_await read_line(src, buf, line_limit, idle);
+        if (step.kind == ChunkedStep::Kind::data && step.length <= coalesce && step.length <= buf.size() - ready) {
+            ready += static_cast<std::size_t>(step.length);
+            t.bytes += step.length;
+            continue;
+        }
+        if (step.kind == ChunkedStep::Kind::bad) {
+            if (reason) *reason = step.reason;
+            co_return error_code(beast::http::error::bad_chunk);
+        }
+        if (ready > 0) {
+            if (auto ec = co_await write_all(dst, asio::buffer(p, ready), idle)) co_return ec;
+            buf.consume(ready);
+            ready = 0;
+        }
+        if (step.kind == ChunkedStep::Kind::end) co_return error_code{};
+        if (step.kind == ChunkedStep::Kind::data) {
+            Transfer data;
+            if (auto ec = co_await relay_length(src, buf, dst, step.length, idle, data)) co_return ec;
+            t.bytes += data.bytes;
+            continue;
+        }
+        // more
+        set_deadline(src, idle);
+        auto [ec, n] = co_await src.async_read_some(buf.prepare(4096), token);
         if (ec) co_return ec;
-        total += len;
-        if (total > 64 * 1024) co_return error_code(beast::http::error::header_limit);
-        if (auto wec = co_await write_all(dst, asio::buffer(buf.data().data(), len), idle)) co_return wec;
-        buf.consume(len);
-        if (len == 2) break;
+        buf.commit(n);
     }
-    co_return error_code{};
 }
 
 }  // namespace airlock::proxy::io

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -230,6 +231,8 @@ void put_pooled(Worker& w, const UpstreamKey& key, std::unique_ptr<tls_stream> s
 
 // What stop() needs to know of one connection. Touched only on its worker's thread, except
 // through posts to that thread.
+constexpr std::size_t max_unauthenticated = 64;
+
 struct Connection {
     // The client's lowest layer (TCP or unix socket), for cancel() and close().
     std::function<void()> cancel, close;
@@ -239,6 +242,8 @@ struct Connection {
         close = [&s] { s.close(); };
     }
     bool idle = false;  // waiting for the next request on a keep-alive connection
+    bool evicted = false;  // taken off Impl::unauthenticated to be closed (connections_mutex)
+    bool head_seen = false;  // its first head arrived: never evicted any more (connections_mutex)
     asio::any_io_executor executor;
 };
 
@@ -274,15 +279,21 @@ struct Server::Impl {
     std::atomic<std::size_t> next_worker{0};
     std::atomic<std::uint64_t> generations{1};  // the last configuration generation handed out
 
+    std::atomic<std::uint64_t> authenticated{0};  // open connections past authentication
     std::atomic<std::uint64_t> open{0}, total{0}, requests{0}, reloads{0}, upstream_handshakes{0}, upstream_resumed{0};
     std::atomic<bool> stopping{false};
     std::size_t max_open = 4096, max_per_client = 256;  // [proxy] max_connections(_per_client)
     std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
 
-    // connections_mutex guards connections and per_client.
+    // connections_mutex guards connections, per_client and unauthenticated.
     std::mutex connections_mutex;
     std::set<Connection*> connections;
     std::map<std::string, std::size_t> per_client;
+    // Connections still waiting for their first head, oldest first. They do not count
+    // toward max_connections: at most max_unauthenticated of them are open, and a new one
+    // beyond that closes the oldest (an attacker without a token holding many connections
+    // open only displaces its own; a real client sends its head at once).
+    std::list<Connection*> unauthenticated;
 
     std::shared_ptr<const Runtime> snapshot() const {
         std::lock_guard lock(runtime_mutex);
@@ -339,6 +350,8 @@ struct Server::Impl {
         Impl& impl;
         Connection conn;
         std::string client;  // set once authenticated, for the per-client count
+        bool counted = false;  // in impl.authenticated
+        std::optional<std::list<Connection*>::iterator> waiting;  // in impl.unauthenticated
         template <class Stream>
         ConnectionScope(Impl& i, Stream& s) : impl(i) {
             conn.watch(s);
@@ -347,18 +360,40 @@ struct Server::Impl {
             ++impl.total;
             std::lock_guard lock(impl.connections_mutex);
             impl.connections.insert(&conn);
+            if (impl.unauthenticated.size() >= max_unauthenticated) {
+                Connection* oldest = impl.unauthenticated.front();
+                impl.unauthenticated.pop_front();
+                oldest->evicted = true;
+                asio::post(oldest->executor, [&im = impl, oldest] {
+                    std::lock_guard inner(im.connections_mutex);
+                    if (im.connections.count(oldest) && !oldest->head_seen) oldest->close();
+                });
+            }
+            waiting = impl.unauthenticated.insert(impl.unauthenticated.end(), &conn);
         }
-        // False when the client already holds its share of connections.
-        bool claim(const std::string& name) {
+        // The first head has arrived (or the connection gives up waiting for it).
+        void head_done() {
+            std::lock_guard lock(impl.connections_mutex);
+            if (waiting && !conn.evicted) impl.unauthenticated.erase(*waiting);
+            waiting.reset();
+            conn.head_seen = true;
+        }
+        enum class Claim { ok, client_full, proxy_full };
+        Claim claim(const std::string& name) {
             std::lock_guard lock(impl.connections_mutex);
             auto& n = impl.per_client[name];
-            if (n >= impl.max_per_client) return false;
+            if (n >= impl.max_per_client) return Claim::client_full;
+            if (impl.authenticated >= impl.max_open) return Claim::proxy_full;
             ++n;
+            ++impl.authenticated;
+            counted = true;
             client = name;
-            return true;
+            return Claim::ok;
         }
         ~ConnectionScope() {
             std::lock_guard lock(impl.connections_mutex);
+            if (waiting && !conn.evicted) impl.unauthenticated.erase(*waiting);
+            if (counted) --impl.authenticated;
             impl.connections.erase(&conn);
             if (!client.empty()) {
                 auto it = impl.per_client.find(client);
@@ -448,12 +483,18 @@ struct Server::Impl {
         beast::flat_buffer buf;
         auto t0 = Clock::now();
 
-        if (open > max_open) {
-            co_await send_reply(client, proxy_reply(503, "limit", "too many connections to the proxy; try again later"));
-            co_return;
-        }
-
-        auto [ec, head_len] = co_await io::read_head(client, buf, max_request_head, deadlines.request_head);
+        // The first head has a total deadline, not an inactivity one: a byte every few
+        // seconds does not keep a connection without a token open.
+        asio::steady_timer watchdog(client.get_executor());
+        auto waiting = std::make_shared<bool>(true);
+        watchdog.expires_after(deadlines.first_head);
+        watchdog.async_wait([waiting, &client](const error_code& e) {
+            if (!e && *waiting) client.cancel();
+        });
+        auto [ec, head_len] = co_await io::read_head(client, buf, max_request_head, deadlines.first_head);
+        *waiting = false;
+        watchdog.cancel();
+        scope.head_done();
         if (ec) {
             if (ec == beast::http::error::header_limit)
                 co_await send_reply(client, proxy_reply(431, "bad-request", "request head larger than 64 KiB"));
@@ -483,11 +524,17 @@ struct Server::Impl {
                                                     "Proxy-Authenticate: Basic realm=\"airlock\"\r\n"));
             co_return;
         }
-        if (!scope.claim(who->name)) {
-            co_await send_reply(client, proxy_reply(503, "limit",
-                                                    fmt::format("client {} has {} open connections; close some",
-                                                                who->name, max_per_client)));
-            co_return;
+        switch (scope.claim(who->name)) {
+            case ConnectionScope::Claim::ok: break;
+            case ConnectionScope::Claim::client_full:
+                co_await send_reply(client, proxy_reply(503, "limit",
+                                                        fmt::format("client {} has {} open connections; close some",
+                                                                    who->name, max_per_client)));
+                co_return;
+            case ConnectionScope::Claim::proxy_full:
+                co_await send_reply(client,
+                                    proxy_reply(503, "limit", "too many connections to the proxy; try again later"));
+                co_return;
         }
 
         if (head->method == "CONNECT") {
@@ -592,6 +639,7 @@ struct Server::Impl {
         io::Transfer up, down;
         std::string error_kind;
         std::string error;
+        std::string body_error;  // the client's body was malformed: answer 400
     };
 
     template <class From, class To>
@@ -601,8 +649,11 @@ struct Server::Impl {
         if (v.body == FramingVerdict::Body::content_length)
             ec = co_await io::relay_length(from, buf, to, v.content_length, deadlines.body_idle, x.up);
         else if (v.body == FramingVerdict::Body::chunked)
-            ec = co_await io::relay_chunked(from, buf, to, deadlines.body_idle, x.up);
+            ec = co_await io::relay_chunked(from, buf, to, deadlines.body_idle, x.up, &x.body_error);
         if (ec) x.close = true;
+        // The upstream holds an incomplete request: close it, so its answer is not awaited
+        // (whether or not receive_response has started reading) and it is never reused.
+        if (!x.body_error.empty()) beast::get_lowest_layer(to).close();
         co_return ec;
     }
 
@@ -627,9 +678,15 @@ struct Server::Impl {
                 x.error = fmt::format("upstream sent a malformed response: {}", response.error().message);
                 co_return error_code(beast::http::error::bad_value);
             }
+            auto f = response_framing(*response, request.method);
+            if (!f.ok) {
+                x.close = true;
+                x.error_kind = "reset";
+                x.error = fmt::format("upstream sent an ambiguous response: {}", f.reason);
+                co_return error_code(beast::http::error::bad_value);
+            }
             x.response_started = true;
             x.status = response->status;
-            auto f = response_framing(*response, request.method);
             // A small body that arrived with its head leaves in the same TLS record.
             if (response->status >= 200 && f.body == ResponseBody::length && f.length <= coalesce_limit &&
                 buf.size() >= len + f.length) {
@@ -661,7 +718,7 @@ struct Server::Impl {
                     bec = co_await io::relay_length(from, buf, to, f.length, deadlines.body_idle, x.down);
                     break;
                 case ResponseBody::chunked:
-                    bec = co_await io::relay_chunked(from, buf, to, deadlines.body_idle, x.down);
+                    bec = co_await io::relay_chunked(from, buf, to, deadlines.body_idle, x.down, &x.error);
                     break;
                 case ResponseBody::until_close:
                     bec = co_await io::relay_to_eof(from, buf, to, deadlines.body_idle, x.down);
@@ -888,15 +945,23 @@ struct Server::Impl {
                 break;
             }
 
-            record.status = x.response_started ? x.status : (x.error_kind == "timeout" ? 504 : 502);
+            if (!x.body_error.empty() && !x.response_started) {
+                x.error_kind = "bad-request";
+                x.error = x.body_error;
+            }
+            record.status = x.response_started ? x.status
+                            : !x.body_error.empty() ? 400 : (x.error_kind == "timeout" ? 504 : 502);
             record.bytes_up = x.up.bytes;
             record.bytes_down = x.down.bytes;
             record.duration_ms = ms_since(t0);
             record.error = x.error;
             write_audit(record);
             if (!x.response_started) {
-                co_await send_reply(client, proxy_reply(record.status, x.error_kind.empty() ? "reset" : x.error_kind,
-                                                        x.error.empty() ? "upstream failed" : x.error));
+                // Built before the co_await: g++ 12 destroys conditional-operator temporaries
+                // of a co_await expression twice.
+                auto reply = proxy_reply(record.status, x.error_kind.empty() ? "reset" : x.error_kind,
+                                         x.error.empty() ? "upstream failed" : x.error);
+                co_await send_reply(client, std::move(reply));
                 break;
             }
             if (x.upgraded) {
@@ -984,8 +1049,10 @@ struct Server::Impl {
             error_code bec;
             if (verdict.body == FramingVerdict::Body::content_length)
                 bec = co_await io::relay_length(client, buf, upstream, verdict.content_length, deadlines.body_idle, up);
-            else if (verdict.body == FramingVerdict::Body::chunked)
-                bec = co_await io::relay_chunked(client, buf, upstream, deadlines.body_idle, up);
+            std::string body_error;
+            if (verdict.body == FramingVerdict::Body::chunked)
+                bec = co_await io::relay_chunked(client, buf, upstream, deadlines.body_idle, up, &body_error);
+            if (!body_error.empty()) co_await send_reply(client, fail(400, "bad-request", body_error));
             if (bec) co_return;
             beast::flat_buffer ubuf;
             auto [ec, len] = co_await io::read_head(upstream, ubuf, max_request_head, deadlines.response_head);
@@ -1001,6 +1068,10 @@ struct Server::Impl {
                 co_return;
             }
             auto f = response_framing(*response, head.method);
+            if (!f.ok) {
+                co_await send_reply(client, fail(502, "reset", fmt::format("upstream sent an ambiguous response: {}", f.reason)));
+                co_return;
+            }
             // The upstream connection closes after this response; tell the client the truth
             // about framing when the body runs until close.
             if (co_await io::write_all(client, asio::buffer(raw), deadlines.body_idle)) co_return;
@@ -1011,7 +1082,7 @@ struct Server::Impl {
                     bec = co_await io::relay_length(upstream, ubuf, client, f.length, deadlines.body_idle, down);
                     break;
                 case ResponseBody::chunked:
-                    bec = co_await io::relay_chunked(upstream, ubuf, client, deadlines.body_idle, down);
+                    bec = co_await io::relay_chunked(upstream, ubuf, client, deadlines.body_idle, down, &record.error);
                     break;
                 case ResponseBody::until_close:
                     bec = co_await io::relay_to_eof(upstream, ubuf, client, deadlines.body_idle, down);

@@ -33,7 +33,8 @@ struct UpstreamFailure {
 struct Deadlines {
     std::chrono::seconds connect{10};
     std::chrono::seconds handshake{10};
-    std::chrono::seconds request_head{30};      // first request on a connection
+    std::chrono::seconds first_head{10};        // a new client connection's first head, in total
+    std::chrono::seconds request_head{30};      // first request on an intercepted tunnel
     std::chrono::seconds keep_alive{120};       // idle between requests
     std::chrono::seconds response_head{600};    // model APIs may think for minutes
     std::chrono::seconds body_idle{300};        // inactivity while a body streams

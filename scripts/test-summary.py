@@ -5,6 +5,12 @@ Counts individual checks, not just binaries: doctest's "test cases:" summary, or
 "ok - " / "not ok - " lines of the integration scripts. A test binary that failed
 without reporting a failed check (a crash, a sanitizer report at exit) counts as one
 failure; a skipped test counts as one skip.
+
+    test-summary.py TESTLOG.json [STEP.txt ...]
+
+Each STEP.txt is the output of a step outside meson (scripts/fuzz): its "ok - " /
+"not ok - " lines count too, as one row named after the file; a step file without any
+such line counts as one failure (the step did not run).
 """
 import json
 import re
@@ -13,7 +19,7 @@ import sys
 DOCTEST = re.compile(r"\[doctest\] test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed\s*\|\s*(\d+) skipped")
 
 
-def main(path: str) -> int:
+def main(path: str, steps: list) -> int:
     passed = failed = skipped = 0
     rows = []
     with open(path, encoding="utf-8", errors="replace") as f:
@@ -37,10 +43,23 @@ def main(path: str) -> int:
                 p = 1
             passed += p; failed += fl; skipped += s
             rows.append(f"  {t['name']:<28} {result:<8} {p} passed, {fl} failed, {s} skipped")
+    for step in steps:
+        try:
+            with open(step, encoding="utf-8", errors="replace") as f:
+                out = f.read()
+        except OSError:
+            out = ""
+        p = len(re.findall(r"^ok - ", out, re.M))
+        fl = len(re.findall(r"^not ok - ", out, re.M))
+        if p + fl == 0:
+            fl = 1
+        passed += p; failed += fl
+        name = step.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        rows.append(f"  {name:<28} {'OK' if fl == 0 else 'FAIL':<8} {p} passed, {fl} failed, 0 skipped")
     print("\n".join(rows))
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2:]))

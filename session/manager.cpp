@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <utility>
@@ -121,6 +122,32 @@ private:
 std::string lock_file(const ManagerSettings& s, const std::string& name) {
     return (fs::path(s.sessions_dir) / (name + ".lock")).string();
 }
+
+std::string sync_lock_file(const ManagerSettings& s, const std::string& name) {
+    return (fs::path(s.sessions_dir) / (name + ".sync.lock")).string();
+}
+
+// Held while a session's branch is brought across and while its repository is removed, so a
+// sync (list, show, stop, the watcher of a stopping container) never races a delete.
+class SyncLock {
+public:
+    explicit SyncLock(const std::string& file) {
+        std::error_code ec;
+        fs::create_directories(fs::path(file).parent_path(), ec);
+        fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd_ >= 0)
+            while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+            }
+    }
+    SyncLock(const SyncLock&) = delete;
+    SyncLock& operator=(const SyncLock&) = delete;
+    ~SyncLock() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+
+private:
+    int fd_ = -1;
+};
 
 }  // namespace
 
@@ -355,9 +382,13 @@ Status SessionManager::remove(const std::string& name, bool force, bool remove_b
                                           "with --force",
                                           name, s->worktree, s->branch));
     }
-    // The branch stays (unless asked): first bring the session's last commits into it.
-    if (own_repo && !remove_branch) {
-        auto synced = sync_session_branch(paths, false);
+    // First bring the session's last commits into the branch (which stays unless asked; a
+    // check for unmerged work then sees all of it).
+    if (own_repo) {
+        auto synced = [&] {
+            SyncLock held(sync_lock_file(settings_, name));
+            return sync_session_branch(paths, false);
+        }();
         if (!force && !synced)
             return make_error(fmt::format("session '{}': its commits could not be brought into {} ({}); delete with "
                                           "--force to lose them",
@@ -384,6 +415,7 @@ Status SessionManager::teardown(const Session& s, bool remove_branch, bool best_
         if (auto c = backend_.inspect(ref); c && *c)
             if (auto st = step(backend_.remove((*c)->id, true)); !st) return st;
     if (!s.repo_root.empty()) {
+        SyncLock held(sync_lock_file(settings_, s.name));
         if (auto st = step(remove_session_repo(repo_paths(s))); !st) return st;
         if (remove_branch)
             if (auto st = step(delete_branch(s.repo_root, s.branch)); !st) return st;
@@ -393,7 +425,9 @@ Status SessionManager::teardown(const Session& s, bool remove_branch, bool best_
     std::error_code ec;
     fs::remove_all(fs::path(settings_.sessions_dir) / s.name, ec);
     fs::remove(lock_file(settings_, s.name), ec);
-    return store_.remove(s.name);
+    auto removed = store_.remove(s.name);
+    fs::remove(sync_lock_file(settings_, s.name), ec);
+    return removed;
 }
 
 Status SessionManager::start(const std::string& name) {
@@ -408,7 +442,7 @@ Status SessionManager::stop(const std::string& name) {
     if (!s) return s.error();
     if (auto st = backend_.stop(s->container_id, 10); !st) return st.error();
     if (auto st = store_.set_status(name, SessionStatus::stopped); !st) return st;
-    (void)sync_session_branch(repo_paths(*s), false);  // what it could not bring, sync and list report
+    (void)sync(name, false);  // what it could not bring, sync and list report
     return {};
 }
 
@@ -423,8 +457,14 @@ SessionRepoPaths SessionManager::repo_paths(const Session& s) const {
 }
 
 Result<SyncResult> SessionManager::sync(const std::string& name, bool force) {
-    auto s = get(name);
-    if (!s) return s.error();
+    if (auto known = get(name); !known) return known.error();
+    SyncLock held(sync_lock_file(settings_, name));
+    auto s = get(name);  // again under the lock: a delete that held it has removed the row
+    if (!s) {
+        std::error_code ec;
+        fs::remove(sync_lock_file(settings_, name), ec);  // the delete removed it already; we may have made it again
+        return s.error();
+    }
     if (s->status == SessionStatus::creating || s->status == SessionStatus::deleting)
         return make_error(fmt::format("session '{}' is being {}; try again when that is done", name,
                                       s->status == SessionStatus::creating ? "created" : "deleted"));
@@ -461,7 +501,11 @@ Result<std::vector<SessionView>> SessionManager::list() {
         if (s.status != SessionStatus::creating && s.status != SessionStatus::deleting) {
             const auto paths = repo_paths(s);
             if (fs::exists(paths.git_dir)) {
-                auto synced = sync_session_branch(paths, false);
+                auto synced = [&] {
+                    SyncLock held(sync_lock_file(settings_, s.name));
+                    return fs::exists(paths.git_dir) ? sync_session_branch(paths, false)
+                                                     : Result<SyncResult>(SyncResult{});
+                }();
                 if (!synced) v.branch_note = synced.error().message;
                 else if (synced->action == SyncAction::refuse_diverged)
                     v.branch_note = fmt::format("{} has moved in your repository; the session's commits were not "

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -93,7 +94,9 @@ bool exists_nofollow(const fs::path& p) {
 Result<RepoPtr> open_session_repo(const SessionRepoPaths& p) {
     ensure_libgit2();
     if (!is_real_dir(p.git_dir))
-        return make_error(fmt::format("the session's repository {} is missing (or not a directory)", p.git_dir.string()));
+        return make_error(fmt::format("the session's repository {} is missing (or not a directory); a session made "
+                                      "by an older airlock gets one with 'airlock refresh {}'",
+                                      p.git_dir.string(), p.name));
     for (const char* planted : {"commondir", "gitdir"})
         if (exists_nofollow(p.git_dir / planted))
             return make_error(fmt::format("the session's repository {} holds a '{}' file the agent wrote; airlock "
@@ -114,42 +117,65 @@ Result<RepoPtr> open_session_repo(const SessionRepoPaths& p) {
     return repo;
 }
 
-// A file of the session's repository, read as data: no symlink anywhere below git_dir, a
-// regular file, at most `limit` bytes. nullopt when it does not exist.
+// A file of the session's repository, read as data: every component opened with O_NOFOLLOW
+// relative to the one before (no symbolic link anywhere below git_dir, even one swapped in
+// meanwhile), a regular file, at most `limit` bytes. nullopt when it does not exist.
 Result<std::optional<std::string>> read_agent_file(const fs::path& git_dir, const fs::path& rel, std::size_t limit) {
+    auto fail = [&](const fs::path& at, int err) -> Result<std::optional<std::string>> {
+        if (err == ENOENT || err == ENOTDIR) return std::optional<std::string>{};
+        if (err == ELOOP)
+            return make_error(fmt::format("{} in the session's repository is a symbolic link; airlock does not follow it",
+                                          at.string()));
+        return make_error(fmt::format("cannot read {}: {}", at.string(), std::strerror(err)));
+    };
+    int dir = ::open(git_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0) return fail(git_dir, errno);
     fs::path at = git_dir;
     for (auto it = rel.begin(); it != rel.end(); ++it) {
         at /= *it;
-        struct stat st{};
-        if (::lstat(at.c_str(), &st) != 0) {
-            if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::string>{};
-            return make_error(fmt::format("cannot read {}: {}", at.string(), std::strerror(errno)));
-        }
         bool last = std::next(it) == rel.end();
-        if (S_ISLNK(st.st_mode))
-            return make_error(fmt::format("{} in the session's repository is a symbolic link; airlock does not follow it",
-                                          at.string()));
-        if (!last && !S_ISDIR(st.st_mode)) return std::optional<std::string>{};
-        if (last && !S_ISREG(st.st_mode)) return make_error(fmt::format("{} is not a regular file", at.string()));
+        struct stat st{};
+        if (::fstatat(dir, it->c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            int err = errno;
+            ::close(dir);
+            return fail(at, err);
+        }
+        if (S_ISLNK(st.st_mode)) {
+            ::close(dir);
+            return fail(at, ELOOP);
+        }
+        if (!last && !S_ISDIR(st.st_mode)) {
+            ::close(dir);
+            return std::optional<std::string>{};
+        }
+        int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (last ? O_NONBLOCK : O_DIRECTORY);
+        int next = ::openat(dir, it->c_str(), flags);
+        int err = errno;
+        ::close(dir);
+        if (next < 0) {  // swapped since the fstatat: refuse rather than guess
+            if (err == ENOENT) return std::optional<std::string>{};
+            return make_error(fmt::format("cannot read {}: {}", at.string(), std::strerror(err)));
+        }
+        dir = next;
     }
-    int fd = ::open(at.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        if (errno == ENOENT) return std::optional<std::string>{};
-        return make_error(fmt::format("cannot read {}: {}", at.string(), std::strerror(errno)));
+    struct stat st{};
+    if (::fstat(dir, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(dir);
+        return make_error(fmt::format("{} is not a regular file", at.string()));
     }
     std::string text;
     char buf[65536];
     for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
+        ssize_t n = ::read(dir, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         text.append(buf, static_cast<std::size_t>(n));
         if (text.size() > limit) {
-            ::close(fd);
+            ::close(dir);
             return make_error(fmt::format("{} is larger than {} bytes", at.string(), limit));
         }
     }
-    ::close(fd);
+    ::close(dir);
     return std::optional<std::string>(std::move(text));
 }
 
@@ -159,7 +185,9 @@ Result<std::string> read_session_tip(const SessionRepoPaths& p) {
     if (!may_fetch(p.name, ref))
         return make_error(fmt::format("airlock brings back only the branch airlock/{}, not '{}'", p.name, p.branch));
     if (!is_real_dir(p.git_dir))
-        return make_error(fmt::format("the session's repository {} is missing (or not a directory)", p.git_dir.string()));
+        return make_error(fmt::format("the session's repository {} is missing (or not a directory); a session made "
+                                      "by an older airlock gets one with 'airlock refresh {}'",
+                                      p.git_dir.string(), p.name));
     auto loose = read_agent_file(p.git_dir, ref, 4096);
     if (!loose) return loose.error();
     if (*loose) {
@@ -211,6 +239,28 @@ Result<CommitPtr> lookup_commit(git_repository* repo, std::string_view hex, std:
     if (git_commit_lookup(&raw, repo, &id) != 0)
         return make_error(fmt::format("{} {} is not a commit that can be read: {}", what, hex, git_message()));
     return CommitPtr(raw);
+}
+
+// Whether `ancestor` is reachable from `from` through parents, skipping parents that are not
+// there (a shallow repository's boundary). For when git_graph_descendant_of fails.
+bool reaches(git_repository* repo, const git_oid& from, const git_oid& ancestor) {
+    git_odb* odb_raw = nullptr;
+    if (git_repository_odb(&odb_raw, repo) != 0) return false;
+    OdbPtr odb(odb_raw);
+    std::vector<git_oid> todo = {from};
+    std::set<std::string> seen;
+    while (!todo.empty()) {
+        git_oid id = todo.back();
+        todo.pop_back();
+        if (git_oid_equal(&id, &ancestor)) return true;
+        if (!seen.insert(oid_hex(id)).second || !git_odb_exists(odb.get(), &id)) continue;
+        git_commit* raw = nullptr;
+        if (git_commit_lookup(&raw, repo, &id) != 0) continue;
+        CommitPtr c(raw);
+        for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i) todo.push_back(*git_commit_parent_id(c.get(), i));
+    }
+    git_error_clear();
+    return false;
 }
 
 // The commit a ref of the user's repository names ("" = no such ref).
@@ -540,8 +590,11 @@ Result<SyncResult> sync_session_branch(const SessionRepoPaths& p, bool force) {
     if (!tip) return tip.error();
     git_oid tip_id = *git_commit_id(tip->get());
     git_oid user_id{};
-    if (!facts.user_tip.empty() && parse_oid(user_id, facts.user_tip))
-        facts.user_tip_is_ancestor = git_graph_descendant_of(v, &tip_id, &user_id) == 1;
+    if (!facts.user_tip.empty() && parse_oid(user_id, facts.user_tip)) {
+        int rc = git_graph_descendant_of(v, &tip_id, &user_id);
+        // libgit2 1.5 does not know shallow clones: a walk that meets a missing parent fails.
+        facts.user_tip_is_ancestor = rc == 1 || (rc < 0 && reaches(v, tip_id, user_id));
+    }
     out.action = plan_sync(facts);
     if (!moves_branch(out.action)) return out;
 
@@ -565,10 +618,44 @@ Result<SyncResult> sync_session_branch(const SessionRepoPaths& p, bool force) {
         if (have && parse_oid(id, *have) && git_odb_exists(uodb.get(), &id)) (void)git_revwalk_hide(walk.get(), &id);
     }
     git_error_clear();
-    if (git_packbuilder_insert_walk(pb.get(), walk.get()) != 0)
-        return make_error(fmt::format("cannot collect the objects of the session's branch {} (the session's repository "
-                                      "may be damaged): {}",
-                                      p.branch, git_message()));
+    if (git_packbuilder_insert_walk(pb.get(), walk.get()) != 0) {
+        // A walk that meets a missing parent (a shallow repository; libgit2 1.5 does not know
+        // shallow clones): the commits the user's repository lacks, each with its whole tree,
+        // down to the first ones it has. Every such commit's parents must exist: a commit whose
+        // history is incomplete never reaches the user's repository.
+        std::string why = git_message();
+        pb_raw = nullptr;
+        if (git_packbuilder_new(&pb_raw, v) != 0) return make_error(fmt::format("libgit2: {}", git_message()));
+        pb.reset(pb_raw);
+        git_packbuilder_set_threads(pb.get(), 1);
+        std::vector<git_oid> todo = {tip_id};
+        std::set<std::string> seen;
+        while (!todo.empty()) {
+            git_oid id = todo.back();
+            todo.pop_back();
+            if (!seen.insert(oid_hex(id)).second || git_odb_exists(uodb.get(), &id)) continue;
+            git_commit* raw = nullptr;
+            if (git_commit_lookup(&raw, v, &id) != 0 || git_packbuilder_insert_commit(pb.get(), &id) != 0) {
+                git_commit_free(raw);
+                return make_error(fmt::format("cannot collect the objects of the session's branch {} (the session's "
+                                              "repository may be damaged): {}",
+                                              p.branch, why));
+            }
+            CommitPtr c(raw);
+            for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i) {
+                const git_oid* parent = git_commit_parent_id(c.get(), i);
+                git_odb* vodb = nullptr;
+                bool there = git_repository_odb(&vodb, v) == 0 && git_odb_exists(vodb, parent);
+                git_odb_free(vodb);
+                if (!there)
+                    return make_error(fmt::format("the session's commit {} names a parent {} that neither repository "
+                                                  "has; its branch cannot be brought across",
+                                                  oid_hex(id), oid_hex(*parent)));
+                todo.push_back(*parent);
+            }
+        }
+        git_error_clear();
+    }
     if (git_packbuilder_object_count(pb.get()) > 0) {
         git_odb_writepack* wp = nullptr;
         if (git_odb_write_pack(&wp, uodb.get(), nullptr, nullptr) != 0)
@@ -624,31 +711,56 @@ Result<BranchLog> session_log(const SessionRepoPaths& p, std::string_view base_c
     git_repository* v = view->repo.get();
     auto head = lookup_commit(v, *tip, fmt::format("the session's branch {} names", p.branch));
     if (!head) return head.error();
-    git_revwalk* raw = nullptr;
-    if (git_revwalk_new(&raw, v) != 0) return make_error(fmt::format("libgit2: {}", git_message()));
-    WalkPtr walk(raw);
-    git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
-    if (git_revwalk_push(walk.get(), git_commit_id(head->get())) != 0)
-        return make_error(fmt::format("cannot walk the session's branch: {}", git_message()));
-    git_oid base{};
-    if (parse_oid(base, base_commit)) (void)git_revwalk_hide(walk.get(), &base);
-    git_error_clear();
-    git_oid id{};
-    int rc = 0;
-    while ((rc = git_revwalk_next(&id, walk.get())) == 0) {
+    auto add = [&](const git_oid& id) -> bool {
         ++log.total;
-        if (log.commits.size() >= limit) continue;
+        if (log.commits.size() >= limit) return true;
         git_commit* c_raw = nullptr;
-        if (git_commit_lookup(&c_raw, v, &id) != 0) break;
+        if (git_commit_lookup(&c_raw, v, &id) != 0) return false;
         CommitPtr c(c_raw);
         const git_signature* a = git_commit_author(c.get());
         const char* summary = git_commit_summary(c.get());
         log.commits.push_back({oid_hex(id), summary ? summary : "",
                                a ? fmt::format("{} <{}>", a->name ? a->name : "", a->email ? a->email : "") : "",
                                a ? static_cast<std::int64_t>(a->when.time) : 0});
+        return true;
+    };
+    git_oid base{};
+    const bool has_base = parse_oid(base, base_commit);
+    {
+        git_revwalk* raw = nullptr;
+        if (git_revwalk_new(&raw, v) != 0) return make_error(fmt::format("libgit2: {}", git_message()));
+        WalkPtr walk(raw);
+        git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+        if (git_revwalk_push(walk.get(), git_commit_id(head->get())) != 0)
+            return make_error(fmt::format("cannot walk the session's branch: {}", git_message()));
+        if (has_base) (void)git_revwalk_hide(walk.get(), &base);
+        git_error_clear();
+        git_oid id{};
+        int rc = 0;
+        while ((rc = git_revwalk_next(&id, walk.get())) == 0)
+            if (!add(id)) break;
+        if (rc == GIT_ITEROVER || rc == 0) return log;
     }
-    if (rc != GIT_ITEROVER && rc != 0)
-        return make_error(fmt::format("cannot walk the session's branch {}: {}", p.branch, git_message()));
+    // The walk met a missing parent (a shallow repository: libgit2 1.5 does not know shallow
+    // clones). Newest first by commit time, down to the base or the shallow boundary.
+    log = BranchLog{*tip, {}, 0};
+    std::vector<std::pair<std::int64_t, git_oid>> found;
+    std::vector<git_oid> todo = {*git_commit_id(head->get())};
+    std::set<std::string> seen;
+    while (!todo.empty() && found.size() < 100000) {
+        git_oid id = todo.back();
+        todo.pop_back();
+        if ((has_base && git_oid_equal(&id, &base)) || !seen.insert(oid_hex(id)).second) continue;
+        git_commit* raw = nullptr;
+        if (git_commit_lookup(&raw, v, &id) != 0) continue;
+        CommitPtr c(raw);
+        found.emplace_back(git_commit_time(c.get()), id);
+        for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i) todo.push_back(*git_commit_parent_id(c.get(), i));
+    }
+    git_error_clear();
+    std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (const auto& [when, id] : found)
+        if (!add(id)) break;
     return log;
 }
 

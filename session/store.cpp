@@ -11,8 +11,11 @@
 #include <cstring>
 #include <ctime>
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <sqlite3.h>
+
+#include "airlock/settings_text.hpp"
 
 namespace airlock::session {
 
@@ -105,185 +108,27 @@ std::string now_utc() {
 }
 
 // ---- JSON arrays of strings ------------------------------------------------------
-// Only what the store writes: an array of strings. Bytes >= 0x80 pass through as they
-// are (values come from argv and may not be UTF-8); control characters are escaped.
+// Only what the store writes: an array of strings (Boost.JSON). Bytes >= 0x80 pass through
+// as they are (values come from argv and may not be UTF-8).
 
 std::string to_json(const std::vector<std::string>& items) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i) out += ',';
-        out += '"';
-        for (char c : items[i]) {
-            auto u = static_cast<unsigned char>(c);
-            switch (c) {
-                case '"': out += "\\\""; break;
-                case '\\': out += "\\\\"; break;
-                case '\n': out += "\\n"; break;
-                case '\r': out += "\\r"; break;
-                case '\t': out += "\\t"; break;
-                default:
-                    if (u < 0x20) {
-                        out += fmt::format("\\u{:04x}", u);
-                    } else {
-                        out += c;
-                    }
-            }
-        }
-        out += '"';
+    boost::json::array a;
+    for (const auto& item : items) a.emplace_back(item);
+    return boost::json::serialize(a);
+}
+
+std::optional<std::vector<std::string>> from_json(std::string_view text) {
+    boost::json::parse_options options;
+    options.allow_invalid_utf8 = true;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(text, ec, {}, options);
+    if (ec || !v.is_array()) return std::nullopt;
+    std::vector<std::string> out;
+    for (const auto& item : v.as_array()) {
+        if (!item.is_string()) return std::nullopt;
+        out.emplace_back(item.as_string());
     }
-    out += ']';
     return out;
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xc0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xe0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    } else {
-        out += static_cast<char>(0xf0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-        out += static_cast<char>(0x80 | (cp & 0x3f));
-    }
-}
-
-class JsonArrayReader {
-public:
-    explicit JsonArrayReader(std::string_view text) : s_(text) {}
-
-    std::optional<std::vector<std::string>> read() {
-        std::vector<std::string> out;
-        skip_ws();
-        if (!eat('[')) return std::nullopt;
-        skip_ws();
-        if (eat(']')) return finish(std::move(out));
-        for (;;) {
-            skip_ws();
-            auto item = string();
-            if (!item) return std::nullopt;
-            out.push_back(std::move(*item));
-            skip_ws();
-            if (eat(']')) return finish(std::move(out));
-            if (!eat(',')) return std::nullopt;
-        }
-    }
-
-private:
-    std::optional<std::vector<std::string>> finish(std::vector<std::string> out) {
-        skip_ws();
-        if (i_ != s_.size()) return std::nullopt;
-        return out;
-    }
-    void skip_ws() {
-        while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' ||
-                                  s_[i_] == '\t')) {
-            ++i_;
-        }
-    }
-    bool eat(char c) {
-        if (i_ < s_.size() && s_[i_] == c) {
-            ++i_;
-            return true;
-        }
-        return false;
-    }
-    std::optional<std::uint32_t> hex4() {
-        if (s_.size() - i_ < 4) return std::nullopt;
-        std::uint32_t v = 0;
-        for (int k = 0; k < 4; ++k) {
-            char c = s_[i_++];
-            v <<= 4;
-            if (c >= '0' && c <= '9') v |= static_cast<std::uint32_t>(c - '0');
-            else if (c >= 'a' && c <= 'f') v |= static_cast<std::uint32_t>(c - 'a' + 10);
-            else if (c >= 'A' && c <= 'F') v |= static_cast<std::uint32_t>(c - 'A' + 10);
-            else return std::nullopt;
-        }
-        return v;
-    }
-    std::optional<std::string> string() {
-        if (!eat('"')) return std::nullopt;
-        std::string out;
-        while (i_ < s_.size()) {
-            char c = s_[i_++];
-            if (c == '"') return out;
-            if (static_cast<unsigned char>(c) < 0x20) return std::nullopt;
-            if (c != '\\') {
-                out += c;
-                continue;
-            }
-            if (i_ >= s_.size()) return std::nullopt;
-            char e = s_[i_++];
-            switch (e) {
-                case '"': out += '"'; break;
-                case '\\': out += '\\'; break;
-                case '/': out += '/'; break;
-                case 'b': out += '\b'; break;
-                case 'f': out += '\f'; break;
-                case 'n': out += '\n'; break;
-                case 'r': out += '\r'; break;
-                case 't': out += '\t'; break;
-                case 'u': {
-                    auto cp = hex4();
-                    if (!cp) return std::nullopt;
-                    if (*cp >= 0xd800 && *cp < 0xdc00) {  // high surrogate: a low one follows
-                        if (!eat('\\') || !eat('u')) return std::nullopt;
-                        auto lo = hex4();
-                        if (!lo || *lo < 0xdc00 || *lo >= 0xe000) return std::nullopt;
-                        *cp = 0x10000 + ((*cp - 0xd800) << 10) + (*lo - 0xdc00);
-                    } else if (*cp >= 0xdc00 && *cp < 0xe000) {
-                        return std::nullopt;
-                    }
-                    append_utf8(out, *cp);
-                    break;
-                }
-                default: return std::nullopt;
-            }
-        }
-        return std::nullopt;
-    }
-
-    std::string_view s_;
-    std::size_t i_ = 0;
-};
-
-// ---- pull policy / prompt mode as stored --------------------------------------------
-
-std::string_view pull_policy_text(PullPolicy p) {
-    switch (p) {
-        case PullPolicy::always: return "always";
-        case PullPolicy::if_not_present: return "if-not-present";
-        case PullPolicy::never: return "never";
-    }
-    return "if-not-present";
-}
-
-std::optional<PullPolicy> pull_policy_from(std::string_view t) {
-    if (t == "always") return PullPolicy::always;
-    if (t == "if-not-present") return PullPolicy::if_not_present;
-    if (t == "never") return PullPolicy::never;
-    return std::nullopt;
-}
-
-std::string_view prompt_mode_text(PromptMode m) {
-    switch (m) {
-        case PromptMode::arg: return "arg";
-        case PromptMode::stdin_: return "stdin";
-        case PromptMode::none: return "none";
-    }
-    return "arg";
-}
-
-std::optional<PromptMode> prompt_mode_from(std::string_view t) {
-    if (t == "arg") return PromptMode::arg;
-    if (t == "stdin") return PromptMode::stdin_;
-    if (t == "none") return PromptMode::none;
-    return std::nullopt;
 }
 
 // ---- statements ---------------------------------------------------------------------
@@ -342,12 +187,12 @@ bool bind_session(sqlite3_stmt* s, const Session& v, std::string_view created_at
     text(v.image_id);
     text(v.agent);
     text(to_json(v.agent_command));
-    text(prompt_mode_text(v.prompt_mode));
+    text(to_string(v.prompt_mode));
     text(v.prompt);
     text(v.cpus);
     text(v.memory);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, ++i, v.pids_limit);
-    text(pull_policy_text(v.pull_policy));
+    text(to_string(v.pull_policy));
     text(v.network);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int(s, ++i, v.read_only ? 1 : 0);
     text(to_json(v.extra_env));
@@ -375,7 +220,7 @@ Result<Session> read_row(sqlite3_stmt* s, const std::filesystem::path& db) {
     };
     auto list = [&](std::string_view column, std::vector<std::string>& out) -> Status {
         std::string_view raw = column_text(s, i++);
-        auto parsed = JsonArrayReader(raw).read();
+        auto parsed = from_json(raw);
         if (!parsed) return bad(column, raw);
         out = std::move(*parsed);
         return {};
@@ -393,7 +238,7 @@ Result<Session> read_row(sqlite3_stmt* s, const std::filesystem::path& db) {
     if (auto st = list("agent_command", v.agent_command); !st) return st.error();
     {
         std::string_view raw = column_text(s, i++);
-        auto m = prompt_mode_from(raw);
+        auto m = parse_prompt_mode(raw);
         if (!m) return bad("prompt_mode", raw);
         v.prompt_mode = *m;
     }
@@ -403,7 +248,7 @@ Result<Session> read_row(sqlite3_stmt* s, const std::filesystem::path& db) {
     v.pids_limit = sqlite3_column_int64(s, i++);
     {
         std::string_view raw = column_text(s, i++);
-        auto p = pull_policy_from(raw);
+        auto p = parse_pull_policy(raw);
         if (!p) return bad("pull_policy", raw);
         v.pull_policy = *p;
     }

@@ -25,54 +25,6 @@ namespace airlock {
 
 namespace fs = std::filesystem;
 
-// ---- Enums ------------------------------------------------------------------------
-
-std::optional<PullPolicy> parse_pull_policy(std::string_view text) {
-    if (text == "always") return PullPolicy::always;
-    if (text == "if-not-present") return PullPolicy::if_not_present;
-    if (text == "never") return PullPolicy::never;
-    return std::nullopt;
-}
-
-std::string_view to_string(PullPolicy policy) {
-    switch (policy) {
-        case PullPolicy::always: return "always";
-        case PullPolicy::if_not_present: return "if-not-present";
-        case PullPolicy::never: return "never";
-    }
-    return "if-not-present";
-}
-
-std::optional<Unmatched> parse_unmatched(std::string_view text) {
-    if (text == "tunnel") return Unmatched::tunnel;
-    if (text == "deny") return Unmatched::deny;
-    return std::nullopt;
-}
-
-std::string_view to_string(Unmatched unmatched) {
-    switch (unmatched) {
-        case Unmatched::tunnel: return "tunnel";
-        case Unmatched::deny: return "deny";
-    }
-    return "tunnel";
-}
-
-std::optional<PromptMode> parse_prompt_mode(std::string_view text) {
-    if (text == "arg") return PromptMode::arg;
-    if (text == "stdin") return PromptMode::stdin_;
-    if (text == "none") return PromptMode::none;
-    return std::nullopt;
-}
-
-std::string_view to_string(PromptMode mode) {
-    switch (mode) {
-        case PromptMode::arg: return "arg";
-        case PromptMode::stdin_: return "stdin";
-        case PromptMode::none: return "none";
-    }
-    return "arg";
-}
-
 // ---- Presets and built-ins --------------------------------------------------------
 
 namespace {

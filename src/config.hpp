@@ -17,6 +17,7 @@
 
 #include "airlock/result.hpp"
 #include "airlock/settings.hpp"
+#include "airlock/settings_text.hpp"
 
 namespace airlock {
 
@@ -62,11 +63,7 @@ const std::vector<CacheVolume>& default_caches();
 // ---- Value helpers shared with the CLI flags --------------------------------------
 
 
-std::optional<PullPolicy> parse_pull_policy(std::string_view text);
-std::string_view to_string(PullPolicy policy);
-std::optional<Unmatched> parse_unmatched(std::string_view text);
-std::string_view to_string(Unmatched unmatched);
-std::optional<PromptMode> parse_prompt_mode(std::string_view text);
-std::string_view to_string(PromptMode mode);
+// parse_pull_policy, to_string(PullPolicy), parse_unmatched, parse_prompt_mode ...:
+// airlock/settings_text.hpp (one table per enum, shared with the session store).
 
 }  // namespace airlock

@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
     add_session_commands(app, ctx);
     add_ca_commands(app, ctx);
     add_config_commands(app, ctx);
+    add_credential_commands(app, ctx);
     add_proxy_commands(app, ctx);
 
     try {

@@ -18,6 +18,7 @@ struct Paths {
 
     std::filesystem::path config() const { return home / "config.toml"; }
     std::filesystem::path ca_dir() const { return home / "ca"; }
+    std::filesystem::path ca_lock() const { return home / "ca.lock"; }  // flock: one creator at a time
     std::filesystem::path store() const { return home / "sessions.db"; }
     std::filesystem::path worktrees() const { return home / "worktrees"; }
     std::filesystem::path hooks() const { return home / "hooks"; }

@@ -1,5 +1,7 @@
 #include "proxy_process.hpp"
 
+#include "file_lock.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <fcntl.h>
@@ -8,7 +10,6 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,35 +76,6 @@ std::optional<pid_t> live_pid(const std::filesystem::path& file, std::string_vie
     if (cmdline.find(role) == std::string::npos) return std::nullopt;
     return pid;
 }
-
-// An exclusive flock on the home's proxy.lock, released when this goes away (and never
-// inherited: the descriptor is close-on-exec).
-class ProxyLock {
-public:
-    static Result<ProxyLock> acquire(const Paths& paths) {
-        std::error_code ec;
-        std::filesystem::create_directories(paths.home, ec);
-        int fd = ::open(paths.proxy_lock().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0)
-            return make_error(fmt::format("cannot open {}: {}", paths.proxy_lock().string(), std::strerror(errno)));
-        while (::flock(fd, LOCK_EX) != 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            ::close(fd);
-            return make_error(fmt::format("cannot lock {}: {}", paths.proxy_lock().string(), std::strerror(e)));
-        }
-        return ProxyLock(fd);
-    }
-    ProxyLock(ProxyLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    ProxyLock& operator=(ProxyLock&&) = delete;
-    ~ProxyLock() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-
-private:
-    explicit ProxyLock(int fd) : fd_(fd) {}
-    int fd_;
-};
 
 void reap_if_child(pid_t pid) {
     int status;
@@ -202,7 +174,7 @@ Result<std::string> spawn_supervisor(const Paths& paths, std::uint16_t port) {
 }  // namespace
 
 Result<std::string> start_proxy(const Paths& paths, std::uint16_t port) {
-    auto lock = ProxyLock::acquire(paths);
+    auto lock = FileLock::acquire(paths.proxy_lock());
     if (!lock) return lock.error();
     if (auto pid = running_proxy(paths)) return fmt::format("proxy already running (pid {})", *pid);
     if (auto sup = running_supervisor(paths)) {
@@ -223,7 +195,7 @@ Result<std::string> start_proxy(const Paths& paths, std::uint16_t port) {
 }
 
 Result<std::string> stop_proxy(const Paths& paths, std::chrono::seconds grace) {
-    auto lock = ProxyLock::acquire(paths);
+    auto lock = FileLock::acquire(paths.proxy_lock());
     if (!lock) return lock.error();
     auto sup = running_supervisor(paths);
     auto pid = running_proxy(paths);

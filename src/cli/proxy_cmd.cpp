@@ -19,6 +19,7 @@
 #include "proxy/server.hpp"
 #include "proxy_log.hpp"
 #include "proxy_process.hpp"
+#include "proxy_reload.hpp"
 #include "proxy_supervisor.hpp"
 
 namespace airlock::cli {
@@ -165,11 +166,14 @@ void add_proxy_commands(CLI::App& app, Context& ctx) {
     reload->callback([&ctx] {
         auto pid = running_proxy(ctx.paths());
         if (!pid) throw CommandError("the proxy is not running; start it with 'airlock proxy start'");
-        // Validate first so a broken config is reported here, not only in proxy.log.
+        // Validate first so a broken config is reported here, not only in proxy.log; then wait
+        // for the proxy's answer (a secret it cannot load names the rule and the fix).
         (void)load_or_throw(ctx.paths());
-        if (::kill(*pid, SIGHUP) != 0)
-            throw CommandError(fmt::format("cannot signal the proxy (pid {}): {}", *pid, std::strerror(errno)));
-        fmt::print("asked the proxy (pid {}) to reload; see {}\n", *pid, ctx.paths().proxy_log().string());
+        auto reloaded = reload_running_proxy(ctx.paths());
+        if (!reloaded) throw CommandError(reloaded.error().message);
+        if (*reloaded == ReloadOutcome::not_running)
+            throw CommandError("the proxy is not running; start it with 'airlock proxy start'");
+        fmt::print("the proxy (pid {}) reloaded its rules and secrets\n", *pid);
     });
 
     auto* client = proxy_cmd->add_subcommand("client", "who may use the proxy (sessions get their own)");

@@ -22,9 +22,12 @@
 #include "backends/docker/docker_backend.hpp"
 #include "ca/ca.hpp"
 #include "cli/command.hpp"
+#include "credential_check.hpp"
 #include "config.hpp"
 #include "proxy/clients.hpp"
+#include "file_lock.hpp"
 #include "proxy_process.hpp"
+#include "sync_watcher.hpp"
 #include "session/manager.hpp"
 #include "session/network.hpp"
 #include "terminal_attach.hpp"
@@ -157,6 +160,9 @@ World open_world(Context& ctx, WorldNeeds needs = {}) {
         host.git_author_email = git_identity("GIT_AUTHOR_EMAIL", "user.email");
     }
     if (needs.ca) {
+        // Parallel creates in a new home: one creates the CA, the others wait and load it.
+        auto ca_lock = FileLock::acquire(paths.ca_lock());
+        if (!ca_lock) throw CommandError(ca_lock.error().message);
         if (!fs::exists(ca::Authority::cert_path(paths.ca_dir()))) {
             auto created = ca::Authority::create(paths.ca_dir(), false);
             if (!created) throw CommandError(created.error().message);
@@ -347,6 +353,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
 
         auto s = w.manager->create(r, progress_line);
         if (!s) throw CommandError(s.error().message);
+        (void)spawn_sync_watcher(ctx.paths(), s->name, s->container_id);
         fmt::print("created session {}\n", s->name);
         fmt::print("  branch:    {}\n", s->branch);
         fmt::print("  worktree:  {}\n", s->worktree);
@@ -466,9 +473,27 @@ void add_session_commands(CLI::App& app, Context& ctx) {
             }
             auto st = is_stop ? w.manager->stop(*name) : w.manager->start(*name);
             if (!st) throw CommandError(st.error().message);
+            if (!is_stop)
+                if (auto s = w.manager->get(*name)) (void)spawn_sync_watcher(ctx.paths(), *name, s->container_id);
             fmt::print("{} {}\n", is_stop ? "stopped" : "started", *name);
         });
     }
+
+    // ---- _watch (hidden): what create, refresh and start leave behind (sync_watcher.hpp) ----
+    auto watch_name = opt<std::string>();
+    auto watch_id = opt<std::string>();
+    auto* watch = app.add_subcommand("_watch", "")->group("");
+    watch->add_option("session", *watch_name)->required();
+    watch->add_option("container", *watch_id)->required();
+    watch->callback([&ctx, watch_name, watch_id] {
+        // Only the engine while waiting (no store held open for hours); the rest afterwards.
+        auto endpoint = docker::endpoint_from_env();
+        if (!endpoint) throw CommandError(endpoint.error().message);
+        (void)docker::make_docker_backend(*endpoint)->wait(*watch_id);
+        if (!fs::exists(ctx.paths().store())) return;  // the home is gone: nothing to bring, nothing to make
+        auto w = open_world(ctx);
+        if (auto r = w.manager->sync(*watch_name, false); !r) throw CommandError(r.error().message);
+    });
 
     // ---- sync / diff ----
     auto sync_name = opt<std::string>();
@@ -534,6 +559,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         if (!proxy) throw CommandError(proxy.error().message);
         auto r = w.manager->refresh(*refresh_name, progress_line);
         if (!r) throw CommandError(r.error().message);
+        (void)spawn_sync_watcher(ctx.paths(), *refresh_name, r->new_container_id);
         fmt::print("refreshed {}: image {} -> {}, container {} -> {}\n", *refresh_name, short_id(r->old_image_id),
                    short_id(r->new_image_id), short_id(r->old_container_id), short_id(r->new_container_id));
     });
@@ -610,6 +636,10 @@ void add_session_commands(CLI::App& app, Context& ctx) {
             return;
         }
         good("config " + paths.config().string());
+        for (const auto& c : check_credential_sources(config->credentials, paths)) {
+            if (c.problem.empty()) good(fmt::format("credential '{}' ({})", c.name, c.source));
+            else bad(c.problem, c.fix);
+        }
         auto endpoint = docker::endpoint_from_env();
         std::unique_ptr<Backend> backend;
         if (!endpoint) {

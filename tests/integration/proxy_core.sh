@@ -177,11 +177,68 @@ got=$(curl -s --max-time 10 --unix-socket "$sock" -o /dev/null -w '%{http_code}'
 [ "$got" = 407 ] && ok "the unix socket asks for proxy authentication like the TCP port (407)" \
   || not_ok "the unix socket asks for proxy authentication (got '$got')"
 routing "unix socket" --unix "$sock" --steps 30
-kill -TERM "$run_pid"; wait "$run_pid" || true
+kill -TERM "$run_pid" 2>/dev/null || true; wait "$run_pid" || true
 [ ! -e "$sock" ] && ok "stop removes the unix socket file" || not_ok "stop removes the unix socket file"
 echo keep >"$tmp/not-a-socket"
 expect "a unix listen path holding a regular file is refused, and the file kept" 1 "not a socket" \
   "$bin" proxy run --port "$proxy_port" --listen-unix "$tmp/not-a-socket"
 [ "$(cat "$tmp/not-a-socket")" = keep ] || not_ok "the regular file at the unix listen path was changed"
+
+# ---- 4. connections without a token cannot lock sessions out -----------------------------------
+# A slowloris without a token: 100 connections (more than max_connections = 20 and more than
+# the unauthenticated cap), each trickling one byte of a CONNECT head every 2 s. Meanwhile a
+# real client must be served, and no trickling connection outlives the 10 s first-head deadline.
+write_config "max_connections = 20"
+start_proxy slowloris
+if python3 - "$here" "$proxy_port" "$ca" "${clients[1]}" >"$tmp/out/slowloris.txt" 2>&1 <<'PY'
+import socket, sys, time
+sys.path.insert(0, sys.argv[1])
+import routing
+class A: unix = None; proxy = "127.0.0.1:" + sys.argv[2]; ca = sys.argv[3]
+head = b"CONNECT alpha.test:443 HTTP/1.1\r\nHost: alpha.test:443\r\n\r\n"
+start = time.time()
+socks = []
+for _ in range(100):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=5)
+    s.setblocking(False)
+    socks.append(s)
+closed_at = {}
+served = []
+step = 0
+while time.time() - start < 16:
+    for i, s in enumerate(socks):
+        if i in closed_at:
+            continue
+        try:
+            if s.recv(4096) == b"":
+                closed_at[i] = time.time() - start
+                continue
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed_at[i] = time.time() - start
+            continue
+        try:
+            s.send(head[step:step + 1])
+        except OSError:
+            closed_at[i] = time.time() - start
+    step += 1
+    if step in (2, 4):  # a real client, while the trickle goes on
+        t = routing.Tunnel(A, sys.argv[4], "alpha.test")
+        st, _, body = t.request("/echo/real")
+        served.append(st)
+        t.close()
+    time.sleep(2)
+late = [round(t, 1) for t in closed_at.values() if t > 14]
+print("real client: %s; %d of 100 trickling connections closed, last after %.1f s" % (
+    served, len(closed_at), max(closed_at.values() or [0])))
+assert served == [200, 200], "the real client was not served: %s" % served
+assert len(closed_at) == 100, "%d trickling connections still open after 16 s" % (100 - len(closed_at))
+assert not late, "closed too late: %s" % late
+PY
+then ok "a slowloris without a token (100 connections, a byte every 2 s) neither locks out a real client nor outlives the first-head deadline: $(tail -1 "$tmp/out/slowloris.txt")"
+else not_ok "slowloris without a token: $(tail -3 "$tmp/out/slowloris.txt")"; fi
+stop_proxy slowloris
+write_config ""
 
 finish

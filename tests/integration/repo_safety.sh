@@ -13,7 +13,8 @@
 # user's config, hooks, info/, HEAD, index and packed-refs unchanged. The agent's commit still
 # reaches airlock/<name>. Then a session created from a linked worktree's subdirectory with
 # --base: its commit comes back on top of the base; when the user moves airlock/<name>, sync
-# and delete refuse (list notes it) until sync --force.
+# and delete refuse (list notes it) until sync --force. An agent that commits and exits with
+# no airlock command running: its commit still arrives when its container stops.
 #
 # Needs a Docker engine and the local test images (tests/images/build-images); exit 77 without
 # an engine (1 under CI=true). Env: AIRLOCK_BIN (required), AIRLOCK_SOURCE_ROOT,
@@ -35,10 +36,12 @@ tmp=$(cd "$tmp" && pwd -P)
 export AIRLOCK_HOME=$tmp/home
 s=rs$$-attack
 s2=rs$$-linked
+s3=rs$$-exits
 cleanup() {
   set +e
   "$bin" delete --force "$s" >/dev/null 2>&1
   "$bin" delete --force "$s2" >/dev/null 2>&1
+  "$bin" delete --force "$s3" >/dev/null 2>&1
   "$bin" proxy stop --grace 1 >/dev/null 2>&1
   local ids
   ids=$(docker ps -aq --filter "label=dev.airlock.home=$AIRLOCK_HOME")
@@ -288,5 +291,18 @@ al sync4 sync --force "$s2" >/dev/null && [ "$(git -C "$repo" log -1 --format=%s
   && ok "sync --force replaces it with the session's branch" || not_ok "sync --force: $(tail -1 "$logs/sync4.err")"
 al del4 delete "$s2" >/dev/null && ok "then delete succeeds, keeping airlock/$s2" || not_ok "delete $s2: $(tail -1 "$logs/del4.err")"
 git -C "$repo" worktree remove --force "$tmp/linked" 2>/dev/null || true
+
+# An agent that commits and exits on its own, with no airlock command running: its commit
+# reaches airlock/<name> when the container stops (the watcher create leaves behind).
+al create3 create --agent shell --name "$s3" --repo "$repo" --prompt 'echo done > done.txt && git add done.txt && git commit -q -m "agent: done and exit"' >/dev/null \
+  || not_ok "create $s3: $(tail -1 "$logs/create3.err")"
+for _ in $(seq 60); do
+  [ "$(git -C "$repo" log -1 --format=%s "airlock/$s3" 2>/dev/null)" = "agent: done and exit" ] && break
+  sleep 0.5
+done
+[ "$(git -C "$repo" log -1 --format=%s "airlock/$s3" 2>/dev/null)" = "agent: done and exit" ] \
+  && ok "an agent that exits on its own: its commit reaches airlock/$s3 with no airlock command run" \
+  || not_ok "the exited agent's commit did not reach airlock/$s3 (container: $(docker inspect -f '{{.State.Status}}' "airlock-$s3" 2>&1))"
+al del5 delete "$s3" >/dev/null || not_ok "delete $s3: $(tail -1 "$logs/del5.err")"
 [ ! -e "$marker" ] && ok "still no payload ran" || not_ok "$marker exists"
 finish

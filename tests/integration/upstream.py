@@ -2,6 +2,7 @@
 """A local TLS upstream for the proxy integration tests (python3 stdlib only).
 
     upstream.py --cert C --key K --port P [--port-file F] [--host 127.0.0.1] [--name N] [--log F]
+                [--lenient]
     upstream.py --pattern-sha256 N      # sha256 of the first N bytes of /bytes, then exit
 
 HTTP/1.1 with keep-alive, one thread per connection. Endpoints:
@@ -19,9 +20,14 @@ HTTP/1.1 with keep-alive, one thread per connection. Endpoints:
   /auth-required       401 unless x-api-key equals $UPSTREAM_EXPECT_KEY
   /close-soon          JSON {connection_id}; the connection closes 0.2 s later (idle timeout)
   /drop-next           JSON {connection_id}; the next request on the connection is not answered
+  /malformed?case=C    a response with broken framing, written raw (see MALFORMED)
+/echo's JSON also has "body": the first 4 KiB of the body, latin-1 decoded.
+
+--lenient: lines may end in a bare LF (in heads, chunk-size lines and trailers), the way
+nginx and many other servers read them: the upstream a request-smuggling attack needs.
 --log F appends every request head it receives to F as one JSON line {upstream, method, target,
-headers} (what the far side saw, for the credential-routing tests); otherwise it records
-nothing to disk. Runs until killed.
+headers} (what the far side saw, for the credential-routing and smuggling tests); otherwise it
+records nothing to disk. Runs until killed.
 """
 import argparse
 import base64
@@ -71,6 +77,26 @@ def pattern_sha256(n):
 
 class BadRequest(Exception):
     pass
+
+
+LENIENT = False
+
+# /malformed?case=NAME: raw responses whose framing a strict proxy must refuse (502) or cut
+# off; "injected" must never reach the client.
+MALFORMED = {
+    "cl-comma": b"HTTP/1.1 200 OK\r\nContent-Length: ,5\r\n\r\nhello",
+    "cl-list": b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello",
+    "cl-differing": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 13\r\n\r\nhelloinjected",
+    "te-and-cl": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 13\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    "te-identity": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    "te-http10": b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    # Response splitting through the trailer section: a reader that accepts bare LF sees a
+    # second response.
+    "trailer-lf": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+                  b"0\r\nX: y\n\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\ninjected",
+    "chunk-size-lf": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\ninjected",
+    "trailer-nul": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: a\x00injected\r\n\r\n",
+}
 
 
 class Reader:
@@ -158,7 +184,7 @@ class Request:
 
 def parse_head(raw):
     text = raw.decode("latin-1")
-    lines = text.split("\r\n")
+    lines = [l.rstrip("\r") for l in text.split("\n")] if LENIENT else text.split("\r\n")
     parts = lines[0].split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
         raise BadRequest("bad request line")
@@ -236,29 +262,36 @@ class Connection:
         if kind == "length":
             self.reader.stream(n, sink)
             return
+        eol = b"\n" if LENIENT else b"\r\n"
         while True:
-            line = self.reader.read_until(b"\r\n", 4096)
+            line = self.reader.read_until(eol, 4096)
             try:
                 size = int(line.split(b";", 1)[0].strip(), 16)
             except ValueError:
                 raise BadRequest("bad chunk size")
             if size == 0:
-                while self.reader.read_until(b"\r\n", MAX_HEAD) != b"\r\n":
+                while self.reader.read_until(eol, MAX_HEAD).rstrip(b"\r\n"):
                     pass  # trailers
                 return
             self.reader.stream(size, sink)
             if self.reader.read_exact(2) != b"\r\n":
                 raise BadRequest("bad chunk end")
 
-    def hash_body(self, req):
+    def hash_body(self, req, keep=0):
+        """(sha256 hex, length) of the body; with keep, also its first `keep` bytes."""
         h = hashlib.sha256()
         total = [0]
+        head = bytearray()
 
         def sink(data):
             h.update(data)
             total[0] += len(data)
+            if len(head) < keep:
+                head.extend(bytes(data[: keep - len(head)]))
 
         self.consume_body(req, sink)
+        if keep:
+            return h.hexdigest(), total[0], bytes(head)
         return h.hexdigest(), total[0]
 
     # ---- the loop ---------------------------------------------------------------------
@@ -266,11 +299,11 @@ class Connection:
     def serve(self):
         while True:
             try:
-                raw = self.reader.read_until(b"\r\n\r\n", MAX_HEAD)
+                raw = self.read_head()
             except EOFError:
                 return
             try:
-                req = parse_head(raw[:-4])
+                req = parse_head(raw)
             except BadRequest as e:
                 self.respond(None, 400, (str(e) + "\n").encode(), keep_alive=False)
                 return
@@ -296,14 +329,27 @@ class Connection:
             if not keep_alive:
                 return
 
+    def read_head(self):
+        """The head without its blank line; lenient: lines may end in a bare LF."""
+        if not LENIENT:
+            return self.reader.read_until(b"\r\n\r\n", MAX_HEAD)[:-4]
+        lines = []
+        while True:
+            line = self.reader.read_until(b"\n", MAX_HEAD).rstrip(b"\r\n")
+            if not line and lines:
+                return b"\r\n".join(lines)
+            if line:
+                lines.append(line)
+
     def route(self, req, keep_alive):
         """Answers req; returns False when the connection must close afterwards."""
         path = req.path
         if path == "/echo" or path.startswith("/echo/"):
-            digest, n = self.hash_body(req)
+            digest, n, body = self.hash_body(req, keep=4096)
             self.respond_json(
                 req,
                 {
+                    "body": body.decode("latin-1"),
                     "method": req.method,
                     "path": path,
                     "query": req.query,
@@ -361,6 +407,10 @@ class Connection:
             self.drop_next = True
             self.respond_json(req, {"connection_id": self.id}, keep_alive=keep_alive)
             return True
+        if path == "/malformed":
+            self.hash_body(req)
+            self.sock.sendall(MALFORMED[req.params.get("case", "")])
+            return False
         if path == "/auth-required":
             self.hash_body(req)
             want = os.environ.get("UPSTREAM_EXPECT_KEY")
@@ -487,9 +537,11 @@ def main():
     ap.add_argument("--pattern-sha256", type=int, metavar="N")
     ap.add_argument("--name")
     ap.add_argument("--log")
+    ap.add_argument("--lenient", action="store_true")
     args = ap.parse_args()
-    global NAME, LOG
+    global NAME, LOG, LENIENT
     NAME = args.name
+    LENIENT = args.lenient
     if args.log:
         LOG = open(args.log, "a")
     if args.pattern_sha256 is not None:

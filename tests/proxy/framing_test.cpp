@@ -36,6 +36,9 @@ TEST_CASE("check_framing: table over raw bytes") {
         {"content-length 0", req(h + "Content-Length: 0\r\n"), 0, FramingVerdict::Body::content_length, 0, ""},
         {"identical CL duplicates", req(h + "Content-Length: 7\r\nContent-Length: 7\r\n"), 0, FramingVerdict::Body::content_length, 7, ""},
         {"CL list of equal values", req(h + "Content-Length: 7, 7\r\n"), 0, FramingVerdict::Body::content_length, 7, ""},
+        {"CL leading comma", req(h + "Content-Length: ,5\r\n"), 0, FramingVerdict::Body::content_length, 5, ""},
+        {"CL empty elements", req(h + "Content-Length: 5,,5,\r\n"), 0, FramingVerdict::Body::content_length, 5, ""},
+        {"CL leading zeros", req(h + "Content-Length: 007\r\n"), 0, FramingVerdict::Body::content_length, 7, ""},
         {"chunked", req(h + "Transfer-Encoding: chunked\r\n"), 0, FramingVerdict::Body::chunked, 0, ""},
         {"Chunked mixed case", req(h + "transfer-encoding: ChUnKeD\r\n"), 0, FramingVerdict::Body::chunked, 0, ""},
         {"gzip, chunked", req(h + "Transfer-Encoding: gzip, chunked\r\n"), 0, FramingVerdict::Body::chunked, 0, ""},
@@ -56,11 +59,16 @@ TEST_CASE("check_framing: table over raw bytes") {
         {"TE second field not chunked", req(h + "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n"), 400, {}, 0, "must end with chunked"},
         {"TE xchunked", req(h + "Transfer-Encoding: xchunked\r\n"), 400, {}, 0, "must end with chunked"},
         {"TE quoted", req(h + "Transfer-Encoding: \"chunked\"\r\n"), 400, {}, 0, "invalid Transfer-Encoding"},
+        {"TE identity, chunked", req(h + "Transfer-Encoding: identity, chunked\r\n"), 400, {}, 0, "unsupported transfer coding 'identity'"},
+        {"TE br, chunked", req(h + "Transfer-Encoding: br, chunked\r\n"), 400, {}, 0, "unsupported transfer coding 'br'"},
         {"TE with params", req(h + "Transfer-Encoding: chunked;x=1\r\n"), 400, {}, 0, "invalid Transfer-Encoding"},
         {"TE empty", req(h + "Transfer-Encoding: \r\n"), 400, {}, 0, "empty Transfer-Encoding"},
         {"TE on HTTP/1.0", req(h + "Transfer-Encoding: chunked\r\n", "POST / HTTP/1.0"), 400, {}, 0, "HTTP/1.0"},
         {"CL differing", req(h + "Content-Length: 4\r\nContent-Length: 5\r\n"), 400, {}, 0, "conflicting Content-Length"},
         {"CL list differing", req(h + "Content-Length: 4, 5\r\n"), 400, {}, 0, "conflicting Content-Length"},
+        {"CL list with empty element differing", req(h + "Content-Length: ,5, 6\r\n"), 400, {}, 0, "conflicting Content-Length"},
+        {"CL only commas", req(h + "Content-Length: ,\r\n"), 400, {}, 0, "invalid Content-Length"},
+        {"CL list and field differing", req(h + "Content-Length: 5, 5\r\nContent-Length: 6\r\n"), 400, {}, 0, "conflicting Content-Length"},
         {"CL signed", req(h + "Content-Length: +4\r\n"), 400, {}, 0, "invalid Content-Length"},
         {"CL negative", req(h + "Content-Length: -1\r\n"), 400, {}, 0, "invalid Content-Length"},
         {"CL hex", req(h + "Content-Length: 0x10\r\n"), 400, {}, 0, "invalid Content-Length"},
@@ -97,6 +105,44 @@ TEST_CASE("check_framing: table over raw bytes") {
             CHECK(v.status == c.status);
             CHECK_MESSAGE(v.reason.find(c.reason) != std::string::npos, v.reason);
         }
+    }
+}
+
+TEST_CASE("check_body_framing: what passes is forwarded as one normalised field") {
+    struct Case {
+        std::string fields;
+        std::string name;
+        std::string forwarded;  // the one field value sent upstream
+    };
+    const Case cases[] = {
+        {"Content-Length: 5\r\n", "Content-Length", "5"},
+        {"Content-Length: ,5\r\n", "Content-Length", "5"},
+        {"Content-Length: 5, 5\r\n", "Content-Length", "5"},
+        {"Content-Length: 5\r\nContent-Length: 5\r\n", "Content-Length", "5"},
+        {"Content-Length: 0005\r\n", "Content-Length", "5"},
+        {"Transfer-Encoding: chunked\r\n", "Transfer-Encoding", "chunked"},
+        {"Transfer-Encoding: CHUNKED\r\n", "Transfer-Encoding", "chunked"},
+        {"Transfer-Encoding: ,chunked\r\n", "Transfer-Encoding", "chunked"},
+        {"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", "Transfer-Encoding", "gzip, chunked"},
+        {"Transfer-Encoding: GZip ,  chunked\r\n", "Transfer-Encoding", "gzip, chunked"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.fields);
+        auto head = parse_request_head(req("Host: api.example.com\r\n" + c.fields));
+        REQUIRE(head);
+        auto v = check_framing(*head, "api.example.com", 443);
+        REQUIRE_MESSAGE(v.ok, v.reason);
+        auto values = head->values(c.name);
+        REQUIRE(values.size() == 1);
+        CHECK(values[0] == c.forwarded);
+        // The serialised head says the same once, and checks the same again.
+        auto again = parse_request_head(head->serialize());
+        REQUIRE(again);
+        auto v2 = check_framing(*again, "api.example.com", 443);
+        CHECK(v2.ok);
+        CHECK(v2.body == v.body);
+        CHECK(v2.content_length == v.content_length);
+        CHECK(again->serialize() == head->serialize());
     }
 }
 
@@ -160,8 +206,6 @@ TEST_CASE("response_framing: bodies") {
     CHECK_FALSE(f.close);
     CHECK(rframing("Transfer-Encoding: gzip, Chunked\r\n").body == ResponseBody::chunked);
 
-    // Transfer-Encoding wins over Content-Length.
-    CHECK(rframing("Content-Length: 3\r\nTransfer-Encoding: chunked\r\n").body == ResponseBody::chunked);
 
     // Neither: until close.
     f = rframing("");
@@ -170,6 +214,48 @@ TEST_CASE("response_framing: bodies") {
     f = rframing("Transfer-Encoding: gzip\r\n");
     CHECK(f.body == ResponseBody::until_close);
     CHECK(f.close);
+}
+
+TEST_CASE("response_framing: ambiguous framing is refused (502), never forwarded") {
+    struct Case {
+        std::string fields;
+        const char* reason;
+    };
+    const Case cases[] = {
+        {"Content-Length: ,5\r\n", "invalid Content-Length"},
+        {"Content-Length: 5, 5\r\n", "invalid Content-Length"},
+        {"Content-Length: 5,\r\n", "invalid Content-Length"},
+        {"Content-Length: +5\r\n", "invalid Content-Length"},
+        {"Content-Length: 0x5\r\n", "invalid Content-Length"},
+        {"Content-Length: \r\n", "invalid Content-Length"},
+        {"Content-Length: 5\r\nContent-Length: 6\r\n", "conflicting Content-Length"},
+        {"Content-Length: 99999999999999999999\r\n", "too large"},
+        {"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n", "both Transfer-Encoding and Content-Length"},
+        {"Transfer-Encoding: identity, chunked\r\n", "unsupported transfer coding 'identity'"},
+        {"Transfer-Encoding: chunked, chunked\r\n", "more than once"},
+        {"Transfer-Encoding: chunked, gzip\r\n", "must end with chunked"},
+        {"Transfer-Encoding: \"chunked\"\r\n", "invalid Transfer-Encoding"},
+        {"Transfer-Encoding: \r\n", "empty Transfer-Encoding"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.fields);
+        auto f = rframing(c.fields);
+        CHECK_FALSE(f.ok);
+        CHECK(f.close);
+        CHECK_MESSAGE(f.reason.find(c.reason) != std::string::npos, f.reason);
+    }
+    auto f = rframing("Transfer-Encoding: chunked\r\n", "HTTP/1.0 200 OK");
+    CHECK_FALSE(f.ok);
+    CHECK(f.reason.find("HTTP/1.0") != std::string::npos);
+
+    // Identical duplicates give every reader the same number: forwarded as received.
+    f = rframing("Content-Length: 5\r\nContent-Length: 5\r\n");
+    CHECK(f.ok);
+    CHECK(f.body == ResponseBody::length);
+    CHECK(f.length == 5);
+    // No body: the framing fields are not read.
+    CHECK(rframing("Content-Length: ,5\r\n", "HTTP/1.1 304 Not Modified").ok);
+    CHECK(rframing("Content-Length: 5, 5\r\n", "HTTP/1.1 200 OK", "HEAD").ok);
 }
 
 TEST_CASE("response_framing: no body for HEAD, 1xx, 204, 304") {

@@ -57,6 +57,9 @@ TEST_CASE("parse_authority: bad") {
         "example.com:443 ", "exa\x01mple.com:443", "::1:443",        "[::1]",
         "[::1]443", "[::1:443",          "[zz::1]:443",       "[fe80::1%eth0]:443",
         "a..b:443", ".:443",             "example.com?:443",  "ex\xc3\xa9.com:443",
+        // found by tests/fuzz/connect_fuzz: two trailing dots canonicalised to a name that
+        // still ended in a dot
+        "example.com..:443", "127.0..:443", "..:443",
     };
     for (const char* a : bad) {
         CAPTURE(a);
@@ -74,6 +77,8 @@ TEST_CASE("parse_host_header: port optional") {
     CHECK(r->port == 0);
     CHECK(parse_host_header("example.com:8443")->port == 8443);
     CHECK_FALSE(parse_host_header("example.com:"));
+    CHECK_FALSE(parse_host_header("example.com.."));
+    CHECK(parse_host_header("example.com.")->host == "example.com");
     CHECK_FALSE(parse_host_header(""));
 }
 

@@ -271,3 +271,89 @@ TEST_CASE("reconcile: reports lost containers; --fix marks them all lost") {
     CHECK(names.count("being-deleted") == 0);   // and the interrupted delete finished
     CHECK(names.count("alive") == 1);
 }
+
+// A session with its own repository (session_repo.hpp), against a real user repository: what
+// list, sync, stop and remove do with the branch.
+TEST_CASE("list, sync, stop and remove bring the session's branch across; refusals are notes and errors") {
+    TempDir dir;
+    const fs::path repo = dir.path / "repo";
+    auto sh = [&](const std::string& cmd) {
+        std::string full = "cd '" + repo.string() + "' && GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null "
+                           "GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=t "
+                           "GIT_COMMITTER_EMAIL=t@example.com " + cmd + " >/dev/null 2>&1";
+        REQUIRE_MESSAGE(std::system(full.c_str()) == 0, cmd);
+    };
+    fs::create_directories(repo);
+    sh("git init -q -b main && echo hi > a.txt && git add a.txt && git commit -q -m first");
+    SessionStore store = open_store(dir.path / "sessions.db");
+    FakeBackend backend;
+    FakeClients clients;
+    SessionManager manager{backend, store, clients,
+                           session::ManagerSettings{dir.path.string(), (dir.path / "worktrees").string(),
+                                                    (dir.path / "sessions").string(), {}}};
+    Session s = row("s", SessionStatus::running);
+    s.repo_root = repo.string();
+    s.git_common_dir = (repo / ".git").string();
+    s.worktree = (dir.path / "worktrees" / "s").string();
+    REQUIRE(store.insert(s).ok());
+    backend.containers = {container("s", "running")};
+    const auto paths = manager.repo_paths(s);
+    CHECK(paths.git_dir == dir.path / "sessions" / "s" / "git");
+    std::string base;
+    {
+        std::FILE* p = ::popen(("git -C '" + repo.string() + "' rev-parse HEAD").c_str(), "r");
+        char buf[64] = {};
+        REQUIRE(std::fgets(buf, sizeof buf, p) != nullptr);
+        ::pclose(p);
+        base.assign(buf, 40);
+    }
+    REQUIRE(session::create_session_repo(paths, base).ok());
+    auto agent = [&](const std::string& cmd) {
+        sh("git --git-dir='" + paths.git_dir.string() + "' --work-tree='" + paths.worktree.string() + "' " + cmd);
+    };
+    auto user_tip = [&] {
+        std::FILE* p = ::popen(("git -C '" + repo.string() + "' rev-parse airlock/s").c_str(), "r");
+        char buf[64] = {};
+        std::string out = std::fgets(buf, sizeof buf, p) ? std::string(buf, 40) : "";
+        ::pclose(p);
+        return out;
+    };
+
+    // list brings a new commit across.
+    sh("echo work > '" + paths.worktree.string() + "/w.txt'");
+    agent("add w.txt");
+    agent("commit -q -m work");
+    auto views = manager.list();
+    REQUIRE(views.ok());
+    CHECK(by_name(*views).at("s").branch_note.empty());
+    CHECK(user_tip() != base);
+    auto synced = manager.sync("s", false);
+    REQUIRE(synced.ok());
+    CHECK(synced->action == session::SyncAction::up_to_date);
+
+    // The user commits on airlock/s: list notes it, delete refuses, sync --force replaces it.
+    sh("git update-ref refs/heads/airlock/s $(git commit-tree -p airlock/s -m mine airlock/s^{tree})");
+    agent("commit -q --allow-empty -m more");
+    views = manager.list();
+    REQUIRE(views.ok());
+    CHECK(by_name(*views).at("s").branch_note.find("sync s --force") != std::string::npos);
+    auto refused = manager.remove("s", false, false);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message.find("sync s --force") != std::string::npos);
+    CHECK(fs::exists(paths.git_dir));
+    CHECK(manager.sync("s", false)->action == session::SyncAction::refuse_diverged);
+    CHECK(manager.sync("s", true)->action == session::SyncAction::force_update);
+
+    // stop brings what came after across; remove keeps the branch and leaves no lock file.
+    agent("commit -q --allow-empty -m last");
+    auto before_stop = user_tip();
+    REQUIRE(manager.stop("s").ok());
+    CHECK(user_tip() != before_stop);
+    REQUIRE(manager.remove("s", false, false).ok());
+    CHECK_FALSE(fs::exists(paths.git_dir));
+    CHECK_FALSE(fs::exists(paths.worktree));
+    CHECK_FALSE(fs::exists(dir.path / "sessions" / "s.sync.lock"));
+    CHECK_FALSE(user_tip().empty());
+    CHECK_FALSE(manager.sync("s", false).ok());
+    CHECK_FALSE(fs::exists(dir.path / "sessions" / "s.sync.lock"));
+}

@@ -244,6 +244,12 @@ TEST_CASE("sync_session_branch: what the agent tampers with is refused and chang
             if (e.path().filename() != "info" && e.path().filename() != "pack") fs::remove_all(e.path());
         CHECK_FALSE(sync_session_branch(w.p, true).ok());
     }
+    SUBCASE("the agent deleted the parent of its tip: nothing with a broken history comes across") {
+        w.agent_commit("b.txt", "2\n");
+        auto parent = w.agent("rev-parse HEAD~1");
+        fs::remove(w.p.git_dir / "objects" / parent.substr(0, 2) / parent.substr(2));
+        CHECK_FALSE(sync_session_branch(w.p, true).ok());
+    }
     SUBCASE("alternates pointing elsewhere are not followed; a commondir file is refused") {
         write_text_file(w.p.git_dir / "objects" / "info" / "alternates", "/nonexistent/objects\n");
         CHECK(expect_ok(sync_session_branch(w.p, false)).action == SyncAction::fast_forward);
@@ -357,4 +363,26 @@ TEST_CASE("borrowed_object_dirs: the user's objects and their alternates") {
     CHECK(dirs[0] == clone / ".git" / "objects");
     CHECK(fs::equivalent(dirs[1], w.root / ".git" / "objects"));
     CHECK(borrowed_object_dirs(w.root / ".git").size() == 1);
+}
+
+TEST_CASE("a shallow repository: the session commits and its branch comes back") {
+    World w;
+    auto shallow = w.tmp.path / "shallow";
+    run_git_ok(w.tmp.path, "clone -q --depth 1 file://" + w.root.string() + " " + shell_quote(shallow.string()));
+    REQUIRE(fs::exists(shallow / ".git" / "shallow"));
+    w.root = shallow;
+    w.p.user_git_dir = shallow / ".git";
+    expect_ok(create_session_repo(w.p, w.second));
+    CHECK(fs::exists(w.p.git_dir / "shallow"));
+    w.agent_commit("s.txt", "shallow\n");
+    CHECK(w.agent("log --oneline").find("agent: s.txt") != std::string::npos);
+    auto r = sync_session_branch(w.p, false);
+    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+    CHECK(r->action == SyncAction::fast_forward);
+    CHECK(w.user("show airlock/s:s.txt") == "shallow");
+    CHECK(w.user("fsck --no-dangling --no-progress").empty());
+    auto log = session_log(w.p, w.second, 10);
+    REQUIRE_MESSAGE(log.ok(), (log.ok() ? "" : log.error().message));
+    CHECK(log->total == 1);
+    CHECK(contains(expect_ok(session_diff(w.p, w.second, false)), "+shallow"));
 }

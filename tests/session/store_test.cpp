@@ -382,3 +382,19 @@ TEST_CASE("store: listing 1,000 sessions is fast") {
     CHECK(ms(t3 - t2).count() < 200.0);
     CHECK(ms(t3 - t1).count() < 200.0);
 }
+
+TEST_CASE("store: string lists keep every byte: quotes, control characters, invalid UTF-8") {
+    TempDir dir;
+    auto store = open_store(dir.path / "sessions.db");
+    auto s = sample("bytes");
+    s.agent_command = {"sh", "-c", "printf '\"%s\\\\n\"' \x01\x1f\n\t", "", "\xff\xfe invalid", "caf\xc3\xa9"};
+    s.extra_env = {"A=b\"c", "NUL_FREE=\x7f"};
+    s.credentials = {};
+    REQUIRE(store.insert(s).ok());
+    auto r = store.get("bytes");
+    REQUIRE(r.ok());
+    REQUIRE(r->has_value());
+    CHECK((*r)->agent_command == s.agent_command);
+    CHECK((*r)->extra_env == s.extra_env);
+    CHECK((*r)->credentials.empty());
+}

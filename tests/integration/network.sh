@@ -296,6 +296,19 @@ json_check "confined: the relay runs the agent; HTTPS_PROXY is the relay on 127.
 run_capture docker exec "$c" sh -c 'echo x > /run/airlock/proxy/planted'
 [ "$rc" -ne 0 ] && [ ! -e "$AIRLOCK_HOME/run/planted" ] && ok "confined: the socket directory is read-only inside" \
   || not_ok "confined: writing into /run/airlock/proxy must fail (exit $rc)"
+run_capture docker exec "$c" sh -c 'for p in /proc/[0-9]*; do printf "%s %s\n" "$(cut -d" " -f1-7 $p/stat)" "$(tr "\0" " " <$p/cmdline)"; done'
+# stat fields: pid (comm) state ppid pgrp session tty_nr
+if python3 - "$out" <<'PY'
+import sys
+procs = [l.split(" ", 7) for l in sys.argv[1].splitlines() if l.strip()]
+relay = [p for p in procs if p[7].startswith("/run/airlock/relay")]
+agent = [p for p in procs if p[7].startswith("sh -c echo agent-ready")]
+ok = len(relay) == 1 and len(agent) == 1 and relay[0][3] == "1" and relay[0][6] == "0" \
+    and relay[0][5] != agent[0][5] and agent[0][6] != "0"
+sys.exit(0 if ok else 1)
+PY
+then ok "confined: the relay runs beside the agent (a child of init, its own session, no terminal: ctrl-c in attach is the agent's)"
+else not_ok "confined: the relay's process: $(short "$out" 900)"; fi
 [ "$(stat -c %a "$AIRLOCK_HOME/run")" = 700 ] && ok "the socket directory on the host is mode 0700" \
   || not_ok "the socket directory's mode: $(stat -c %a "$AIRLOCK_HOME/run")"
 
@@ -323,6 +336,16 @@ keys = [v for l in lines for k, v in l["headers"] if k.lower() == "x-api-key"]
 sys.exit(0 if any(u.startswith("git/") for u in ua) and keys and all(k == sys.argv[1] for k in keys) else 1)' "$secret"; then
   ok "confined: git over HTTPS reaches the upstream through the relay and the proxy (its request arrived with the real key)"
 else not_ok "confined: git over HTTPS through the proxy: $(short "$out")"; fi
+
+# Through the proxy instead: its SSRF guard refuses private and link-local destinations (on
+# the allowed port 443, so it is the guard and not the port list that refuses), so the relay
+# is no way around confinement either.
+for target in 169.254.169.254 "$(awk '{print $1}' <<<"$gateways")" "$victim_ip" "$other_ip"; do
+  run_capture docker exec "$c" sh -c "curl -sS -o /dev/null --max-time 10 -w '%{http_connect}' https://$target/"
+  if grep -q '403$' <<<"$out" && tail -n 20 "$AIRLOCK_HOME/audit.jsonl" | grep "\"host\":\"$target\"" | grep -q '"status":403'; then
+    ok "confined: through the proxy, a CONNECT to $target:443 is refused (403, the SSRF guard)"
+  else not_ok "confined: through the proxy, $target:443 must be refused: $(short "$out") $(grep "\"host\":\"$target\"" "$AIRLOCK_HOME/audit.jsonl" | tail -1)"; fi
+done
 
 # ==== logs, exit codes, attach =================================================================
 alx logs logs "$s"

@@ -47,6 +47,10 @@ veth_host=al$$h
 md_table=$((20000 + $$ % 10000))
 md_rule=
 export AIRLOCK_HOME=$tmp/home
+# This home's id, so container names (airlock-<session>-<id>) are known up front.
+hid=n$(printf '%09d' $$ | tail -c 9)
+mkdir -p "$AIRLOCK_HOME"
+echo "$hid" >"$AIRLOCK_HOME/home-id"
 
 cleanup() {
   set +e
@@ -183,7 +187,7 @@ sessions+=("$other")
 alx create-other create --agent shell --name "$other" --repo "$repo" --network open \
   --prompt "exec python3 /workspace/reach_servers.py tcp SESSION-$run 8080"
 [ "$rc" -eq 0 ] || { echo "Bail out! create of the other session failed: $aerr"; exit 1; }
-other_ip=$(docker inspect -f '{{.NetworkSettings.Networks.bridge.IPAddress}}' "airlock-$other")
+other_ip=$(docker inspect -f '{{.NetworkSettings.Networks.bridge.IPAddress}}' "airlock-$other-$hid")
 
 targets=$tmp/targets.json
 python3 - "$targets" "$host_port" "$dns_port" "$proxy_port" "$victim_ip" "$other_ip" "$metadata" "$gateways" "$host_addrs" <<'PY'
@@ -267,7 +271,7 @@ for mode in confined open; do
     grep -q '^  network: *open (UNCONFINED)' <<<"$aout" && ok "create says an open session is unconfined" \
       || not_ok "create says open is unconfined: $(short "$aout")"
   fi
-  wait_running "airlock-$s" agent-ready || not_ok "$mode: the agent started (logs: $(docker logs "airlock-$s" 2>&1 | tail -3 | tr '\n' '|'))"
+  wait_running "airlock-$s-$hid" agent-ready || not_ok "$mode: the agent started (logs: $(docker logs "airlock-$s-$hid" 2>&1 | tail -3 | tr '\n' '|'))"
   probe "$mode" "$s"
   through_proxy "$mode" "$s" "from the start"
 done
@@ -281,7 +285,7 @@ grep -q '^network_reach: *open (UNCONFINED)' <<<"$aout" && ok "show says an open
 
 # ==== the confined container, as the engine has it ===========================================
 s=$run-confined
-c=airlock-$s
+c=airlock-$s-$hid
 docker inspect "$c" >"$tmp/inspect.json"
 json_check "confined: NetworkMode none, no ExtraHosts" "$tmp/inspect.json" \
   "e[0]['HostConfig']['NetworkMode'] == 'none' and not e[0]['HostConfig']['ExtraHosts']"
@@ -326,15 +330,15 @@ grep -q agent-ready <<<"$aout" && ok "confined: logs shows the agent's output" |
 s_exit=$run-exit
 sessions+=("$s_exit")
 alx create-exit create --agent shell --name "$s_exit" --repo "$repo" --prompt 'exit 7'
-for _ in $(seq 50); do [ "$(docker inspect -f '{{.State.Running}}' "airlock-$s_exit" 2>/dev/null)" = false ] && break; sleep 0.2; done
-[ "$(docker inspect -f '{{.State.ExitCode}}' "airlock-$s_exit" 2>/dev/null)" = 7 ] \
+for _ in $(seq 50); do [ "$(docker inspect -f '{{.State.Running}}' "airlock-$s_exit-$hid" 2>/dev/null)" = false ] && break; sleep 0.2; done
+[ "$(docker inspect -f '{{.State.ExitCode}}' "airlock-$s_exit-$hid" 2>/dev/null)" = 7 ] \
   && ok "confined: the agent's exit code is the container's (the relay exec'd it)" \
-  || not_ok "confined: exit code 7 expected, got $(docker inspect -f '{{.State.ExitCode}}' "airlock-$s_exit" 2>&1)"
+  || not_ok "confined: exit code 7 expected, got $(docker inspect -f '{{.State.ExitCode}}' "airlock-$s_exit-$hid" 2>&1)"
 s_tty=$run-tty
 sessions+=("$s_tty")
 alx create-tty create --agent shell --name "$s_tty" --repo "$repo" \
   --prompt 'echo tty-ready; while read line; do echo "got-$line"; done'
-wait_running "airlock-$s_tty" tty-ready || true
+wait_running "airlock-$s_tty-$hid" tty-ready || true
 if python3 - "$bin" "$s_tty" >"$tmp/out/attach.txt" 2>&1 <<'PY'
 import os, pty, select, sys, time
 bin_, name = sys.argv[1:3]
@@ -359,7 +363,7 @@ sys.exit(0 if found else 1)
 PY
 then ok "confined: attach: typed input reaches the agent and its answer comes back"
 else not_ok "confined: attach: $(short "$(cat "$tmp/out/attach.txt")")"; fi
-[ "$(docker inspect -f '{{.State.Running}}' "airlock-$s_tty")" = true ] && ok "confined: after detaching the agent still runs" \
+[ "$(docker inspect -f '{{.State.Running}}' "airlock-$s_tty-$hid")" = true ] && ok "confined: after detaching the agent still runs" \
   || not_ok "confined: the agent runs after detach"
 
 # ==== the proxy restarts: the same container keeps working =====================================

@@ -5,6 +5,7 @@
 #include <optional>
 #include <fmt/format.h>
 
+#include "airlock/text.hpp"
 #include "ca/openssl_util.hpp"
 
 namespace airlock::ca {
@@ -17,18 +18,6 @@ constexpr long kBackdateSeconds = 3600;           // tolerate clocks a little be
 constexpr int kLeafValidityDays = 7;
 constexpr auto kRenewBefore = std::chrono::hours(24);  // re-mint a cached leaf this close to expiry
 constexpr std::size_t kMaxCommonName = 64;        // ub-common-name (RFC 5280)
-
-// The host as it can be shown in a one-line message: control bytes escaped, long input cut.
-std::string printable(std::string_view s) {
-    std::string out;
-    for (char c : s.substr(0, 80)) {
-        auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f || u == '\'') out += fmt::format("\\x{:02x}", u);
-        else out += c;
-    }
-    if (s.size() > 80) out += "...";
-    return out;
-}
 
 // ALPN: the proxy speaks HTTP/1.1 only. A client that does not offer it gets no ALPN
 // answer (and will speak HTTP/1.1 or give up), never a protocol we do not speak.
@@ -118,7 +107,7 @@ Result<SslCtxPtr> make_server_context(X509* leaf, EVP_PKEY* key, X509* ca_cert, 
 
 Result<std::string> canonical_host(std::string_view host) {
     auto invalid = [&](std::string_view why) {
-        return make_error(fmt::format("invalid host name '{}': {}", printable(host), why));
+        return make_error(fmt::format("invalid host name '{}': {}", escape_controls(host, 80), why));
     };
     if (host.empty()) return make_error("invalid host name: it is empty");
     for (char c : host) {
@@ -158,7 +147,7 @@ Result<std::string> canonical_host(std::string_view host) {
         }
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-            return invalid(fmt::format("it contains '{}', which cannot be in a host name", printable(std::string_view(&c, 1))));
+            return invalid(fmt::format("it contains '{}', which cannot be in a host name", escape_controls(std::string_view(&c, 1))));
         ++label;
     }
     return s;

@@ -1,11 +1,6 @@
 #include "proxy/clients.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <array>
-#include <cerrno>
 #include <cstring>
 #include <system_error>
 
@@ -14,6 +9,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
+
+#include "airlock/sqlite.hpp"
+#include "airlock/text.hpp"
 
 namespace airlock::proxy {
 
@@ -35,17 +33,6 @@ constexpr std::array<const char*, kSchemaVersion> kMigrations = {
     "  created_at TEXT"                        // UTC, ISO 8601
     ")",
 };
-
-// A name as it may appear in a message: control and non-ASCII bytes shown as '?'.
-std::string printable(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
-    }
-    return out;
-}
 
 std::string sha256_hex(std::string_view data) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
@@ -123,10 +110,9 @@ Result<std::string> join_credentials(const std::vector<std::string>& credentials
     return joined;
 }
 
-const char* column_text(sqlite3_stmt* s, int col) {
-    const unsigned char* t = sqlite3_column_text(s, col);
-    return t ? reinterpret_cast<const char*>(t) : "";
-}
+using sqlite::bind_text;
+using sqlite::column_text;
+using sqlite::StatementUse;
 
 ClientInfo read_info(sqlite3_stmt* s, int first_col, std::string name) {
     ClientInfo info;
@@ -137,27 +123,6 @@ ClientInfo read_info(sqlite3_stmt* s, int first_col, std::string name) {
     }
     info.created_at = column_text(s, first_col + 2);
     return info;
-}
-
-// Resets a cached statement when the call using it ends, so no read transaction (and
-// no bound token hash) outlives the call.
-class StatementUse {
-public:
-    explicit StatementUse(sqlite3_stmt* s) : s_(s) {}
-    ~StatementUse() {
-        sqlite3_reset(s_);
-        sqlite3_clear_bindings(s_);
-    }
-    StatementUse(const StatementUse&) = delete;
-    StatementUse& operator=(const StatementUse&) = delete;
-
-private:
-    sqlite3_stmt* s_;
-};
-
-int bind_text(sqlite3_stmt* s, int index, std::string_view text) {
-    return sqlite3_bind_text(s, index, text.data(), static_cast<int>(text.size()),
-                             SQLITE_TRANSIENT);
 }
 
 }  // namespace
@@ -205,10 +170,7 @@ Result<ClientStore> ClientStore::open(const std::filesystem::path& path, Mode mo
     return store;
 }
 
-Error ClientStore::db_error(std::string_view what) const {
-    return make_error(fmt::format("{} in {}: {}", what, path_.string(),
-                                  db_ ? sqlite3_errmsg(db_.get()) : "not open"));
-}
+Error ClientStore::db_error(std::string_view what) const { return sqlite::db_error(db_.get(), path_, what); }
 
 Status ClientStore::connect() {
     const std::string p = path_.string();
@@ -228,115 +190,14 @@ Status ClientStore::connect() {
         return {};
     }
 
-    // Create the file ourselves so it is 0600 from the start; SQLite gives its -wal and
-    // -shm files the same mode.
-    std::error_code ec;
-    auto parent = path_.parent_path();
-    if (!parent.empty() && !std::filesystem::exists(parent, ec)) {
-        std::filesystem::create_directories(parent, ec);
-        if (ec) {
-            return make_error(fmt::format("could not create {}: {}", parent.string(),
-                                          ec.message()));
-        }
-        std::filesystem::permissions(parent, std::filesystem::perms::owner_all, ec);
-    }
-    int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        return make_error(fmt::format("could not open {}: {}; check the permissions of {}", p,
-                                      std::strerror(errno), parent.string()));
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
-        (void)::fchmod(fd, st.st_mode & 0700);
-    }
-    ::close(fd);
-
     sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(p.c_str(), &raw,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    if (auto st = sqlite::open_read_write(path_, "the proxy client store", &raw); !st) return st;
     db_.reset(raw);
-    if (rc != SQLITE_OK) return db_error("could not open the proxy client store");
-    sqlite3_busy_timeout(db_.get(), 5000);
-
-    {
-        sqlite3_stmt* s = nullptr;
-        if (sqlite3_prepare_v2(db_.get(), "PRAGMA journal_mode=WAL", -1, &s, nullptr) !=
-            SQLITE_OK) {
-            return db_error("could not set journal_mode=WAL");
-        }
-        Stmt guard(s);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW) return db_error("could not set journal_mode=WAL");
-        std::string_view mode = column_text(s, 0);
-        if (mode != "wal") {
-            return make_error(fmt::format(
-                "could not switch {} to WAL mode (it stays '{}'); is it on a network file "
-                "system? keep $AIRLOCK_HOME on a local disk",
-                p, mode));
-        }
-    }
     return migrate();
 }
 
 Status ClientStore::migrate() {
-    sqlite3* db = db_.get();
-    auto exec = [&](const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); };
-    if (exec("BEGIN IMMEDIATE") != SQLITE_OK) return db_error("could not start a migration");
-    auto fail = [&](std::string_view what) {
-        auto err = db_error(what);
-        exec("ROLLBACK");
-        return err;
-    };
-    if (exec("CREATE TABLE IF NOT EXISTS airlock_schema ("
-             "  component TEXT PRIMARY KEY,"
-             "  version INTEGER NOT NULL)") != SQLITE_OK) {
-        return fail("could not create the table airlock_schema");
-    }
-
-    int version = 0;
-    {
-        sqlite3_stmt* s = nullptr;
-        if (sqlite3_prepare_v2(db, "SELECT version FROM airlock_schema WHERE component = ?", -1,
-                               &s, nullptr) != SQLITE_OK) {
-            return fail("could not read the schema version");
-        }
-        Stmt guard(s);
-        bind_text(s, 1, kComponent);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            version = sqlite3_column_int(s, 0);
-        } else if (rc != SQLITE_DONE) {
-            return fail("could not read the schema version");
-        }
-    }
-    if (version > kSchemaVersion) {
-        exec("ROLLBACK");
-        return make_error(fmt::format(
-            "{} holds proxy clients in schema version {}, newer than this airlock "
-            "understands ({}); upgrade airlock",
-            path_.string(), version, kSchemaVersion));
-    }
-    for (int v = version; v < kSchemaVersion; ++v) {
-        if (exec(kMigrations[static_cast<std::size_t>(v)]) != SQLITE_OK) {
-            return fail(fmt::format("could not migrate proxy_clients to version {}", v + 1));
-        }
-    }
-    if (version != kSchemaVersion) {
-        sqlite3_stmt* s = nullptr;
-        if (sqlite3_prepare_v2(db,
-                               "INSERT INTO airlock_schema(component, version) VALUES(?, ?) "
-                               "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
-                               -1, &s, nullptr) != SQLITE_OK) {
-            return fail("could not record the schema version");
-        }
-        Stmt guard(s);
-        bind_text(s, 1, kComponent);
-        sqlite3_bind_int(s, 2, kSchemaVersion);
-        if (sqlite3_step(s) != SQLITE_DONE) return fail("could not record the schema version");
-    }
-    if (exec("COMMIT") != SQLITE_OK) return fail("could not commit a migration");
-    return {};
+    return sqlite::migrate(db_.get(), path_, {kComponent, kMigrations, "proxy clients", "the proxy client store"});
 }
 
 Result<bool> ClientStore::ready_for_reads() {

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "airlock/text.hpp"
+
 namespace airlock::proxy {
 namespace {
 
@@ -52,22 +54,9 @@ std::string canonical_ipv6(std::string_view literal) {
     return text;
 }
 
-// Printable form of untrusted input for error messages: control bytes become '?'.
-std::string printable(std::string_view s) {
-    std::string out;
-    std::size_t n = std::min<std::size_t>(s.size(), 200);
-    out.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        out.push_back(c < 0x20 || c >= 0x7f ? '?' : static_cast<char>(c));
-    }
-    if (s.size() > n) out += "...";
-    return out;
-}
-
 Result<HostPort> parse(std::string_view authority, bool port_required) {
     auto bad = [&](std::string_view why) {
-        return make_error(fmt::format("invalid authority '{}': {}", printable(authority), why));
+        return make_error(fmt::format("invalid authority '{}': {}", printable(authority, 200), why));
     };
     if (authority.empty()) return bad("empty");
     for (char c : authority) {

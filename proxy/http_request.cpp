@@ -217,6 +217,11 @@ Result<ResponseHead> parse_response_head(std::string_view raw) {
     }
     if (status < 100) return bad("malformed status code", "response");
     head.status = status;
+    // reason-phrase = *( HTAB / SP / VCHAR / obs-text ): it is forwarded to the client as is.
+    for (char c : line.substr(std::min<std::size_t>(line.size(), 13))) {
+        unsigned char u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && c != '\t') || u == 0x7f) return bad("control character in the reason phrase", "response");
+    }
     if (line.size() > 13) head.reason = std::string(line.substr(13));
     if (auto st = parse_fields(rest, head, "response"); !st) return st.error();
     return head;

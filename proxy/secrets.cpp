@@ -22,6 +22,8 @@
 
 #include <fmt/format.h>
 
+#include "airlock/text.hpp"
+
 extern char** environ;
 
 namespace airlock::proxy {
@@ -36,16 +38,6 @@ constexpr std::size_t kMaxStderrBytes = 4096;     // enough for its first line
 void wipe(std::string& s) {
     if (!s.empty()) explicit_bzero(s.data(), s.size());
     s.clear();
-}
-
-// Text from a file name or a command's stderr as it may appear in a message.
-std::string printable(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        out.push_back(u >= 0x20 && u != 0x7f ? c : '?');
-    }
-    return out;
 }
 
 // 10000 ms -> "10 s", 200 ms -> "0.2 s".
@@ -113,7 +105,7 @@ Result<std::filesystem::path> secret_path(const CredentialRule& rule,
 Result<std::string> load_file(const CredentialRule& rule, const std::filesystem::path& home) {
     auto path = secret_path(rule, home);
     if (!path) return path.error();
-    const std::string f = printable(path->string());
+    const std::string f = escape_controls(path->string());
     // O_NONBLOCK: a FIFO must not hang the load; it is refused below as not a regular file.
     Fd fd(::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (!fd) {
@@ -178,14 +170,14 @@ Result<std::string> load_env(const CredentialRule& rule) {
         return make_error(fmt::format(
             "environment variable {} for credential '{}' is not set; export it where the proxy "
             "starts, or use another secret source",
-            printable(var), rule.name));
+            escape_controls(var), rule.name));
     }
     if (!*v) {
         return make_error(fmt::format(
             "environment variable {} for credential '{}' is empty; export the secret in it",
-            printable(var), rule.name));
+            escape_controls(var), rule.name));
     }
-    return finish(v, rule, fmt::format("environment variable {}", printable(var)));
+    return finish(v, rule, fmt::format("environment variable {}", escape_controls(var)));
 }
 
 // A pipe whose ends are close-on-exec and never fds 0-2 (so dup2 onto 1 and 2 in the
@@ -248,7 +240,7 @@ std::string first_line(std::string_view text) {
         line.remove_suffix(1);
     }
     if (line.size() > 300) line = line.substr(0, 300);
-    return printable(line);
+    return escape_controls(line);
 }
 
 Result<std::string> load_command(const CredentialRule& rule, std::chrono::milliseconds timeout,
@@ -262,7 +254,7 @@ Result<std::string> load_command(const CredentialRule& rule, std::chrono::millis
     }
     // Only the program is named in messages: its arguments are the user's and might hold
     // anything.
-    const std::string program = printable(argv_in.front());
+    const std::string program = escape_controls(argv_in.front());
     std::vector<char*> argv;
     for (const auto& a : argv_in) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);

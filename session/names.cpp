@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "airlock/text.hpp"
+
 namespace airlock::session {
 
 namespace {
@@ -21,43 +23,6 @@ constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
 bool is_slug_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// The length of the well-formed UTF-8 sequence of a printable character at s[i] (2 to 4
-// bytes), 0 when there is none.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-    auto u = static_cast<unsigned char>(s[i]);
-    std::size_t n = u >= 0xc2 && u <= 0xdf ? 2 : u >= 0xe0 && u <= 0xef ? 3 : u >= 0xf0 && u <= 0xf4 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return 0;
-    std::uint32_t cp = u & (0x7f >> n);
-    for (std::size_t k = 1; k < n; ++k) {
-        auto b = static_cast<unsigned char>(s[i + k]);
-        if ((b & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (b & 0x3f);
-    }
-    bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
-    if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0)) return 0;
-    return n;
-}
-
-// A name as it may appear in a message: well-formed UTF-8 as it is, control characters and
-// stray bytes as \xNN.
-std::string printable(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size();) {
-        auto u = static_cast<unsigned char>(s[i]);
-        if (u >= 0x20 && u < 0x7f) {
-            out.push_back(s[i++]);
-        } else if (auto n = utf8_length(s, i)) {
-            out.append(s.substr(i, n));
-            i += n;
-        } else {
-            out += fmt::format("\\x{:02x}", u);
-            ++i;
-        }
-    }
-    return out;
-}
 
 constexpr const char* kAllowed =
     "use 1 to 48 characters of a-z, 0-9 and '-', starting and ending with a letter or "
@@ -108,7 +73,7 @@ Status validate_session_name(std::string_view name) {
     }
     if (name.size() > kMaxSessionNameLength) {
         return make_error(fmt::format("session name '{}' is too long ({} characters); {}",
-                                      printable(name), name.size(), kAllowed));
+                                      escape_controls(name), name.size(), kAllowed));
     }
     for (std::size_t i = 0; i < name.size(); ++i) {
         char c = name[i];
@@ -116,22 +81,22 @@ Status validate_session_name(std::string_view name) {
             std::size_t n = std::max<std::size_t>(1, utf8_length(name, i));
             std::string shown = (c >= 'A' && c <= 'Z')
                                     ? fmt::format("the upper-case letter '{}'", c)
-                                    : fmt::format("'{}'", printable(name.substr(i, n)));
-            return make_error(fmt::format("session name '{}' contains {}; {}", printable(name),
+                                    : fmt::format("'{}'", escape_controls(name.substr(i, n)));
+            return make_error(fmt::format("session name '{}' contains {}; {}", escape_controls(name),
                                           shown, kAllowed));
         }
     }
     if (name.front() == '-') {
         return make_error(
-            fmt::format("session name '{}' starts with '-'; {}", printable(name), kAllowed));
+            fmt::format("session name '{}' starts with '-'; {}", escape_controls(name), kAllowed));
     }
     if (name.back() == '-') {
         return make_error(
-            fmt::format("session name '{}' ends with '-'; {}", printable(name), kAllowed));
+            fmt::format("session name '{}' ends with '-'; {}", escape_controls(name), kAllowed));
     }
     if (name.find("--") != std::string_view::npos) {
         return make_error(
-            fmt::format("session name '{}' contains '--'; {}", printable(name), kAllowed));
+            fmt::format("session name '{}' contains '--'; {}", escape_controls(name), kAllowed));
     }
     return {};
 }

@@ -1,11 +1,6 @@
 #include "session/store.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <array>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -16,6 +11,8 @@
 #include <sqlite3.h>
 
 #include "airlock/settings_text.hpp"
+#include "airlock/sqlite.hpp"
+#include "airlock/text.hpp"
 
 namespace airlock::session {
 
@@ -85,17 +82,6 @@ constexpr const char* kSelectAllSql =
     "SELECT name, " AIRLOCK_SESSION_COLUMNS " FROM sessions ORDER BY created_at, rowid";
 #undef AIRLOCK_SESSION_COLUMNS
 
-// A name as it may appear in a message: control and non-ASCII bytes shown as '?'.
-std::string printable(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
-    }
-    return out;
-}
-
 std::string now_utc() {
     using namespace std::chrono;
     auto now = system_clock::now();
@@ -133,39 +119,10 @@ std::optional<std::vector<std::string>> from_json(std::string_view text) {
 
 // ---- statements ---------------------------------------------------------------------
 
-const char* column_text(sqlite3_stmt* s, int col) {
-    const unsigned char* t = sqlite3_column_text(s, col);
-    return t ? reinterpret_cast<const char*>(t) : "";
-}
-
-std::string column_string(sqlite3_stmt* s, int col) {
-    const unsigned char* t = sqlite3_column_text(s, col);
-    if (!t) return {};
-    return std::string(reinterpret_cast<const char*>(t),
-                       static_cast<std::size_t>(sqlite3_column_bytes(s, col)));
-}
-
-// Resets a cached statement when the call using it ends, so no read transaction
-// outlives the call.
-class StatementUse {
-public:
-    explicit StatementUse(sqlite3_stmt* s) : s_(s) {}
-    ~StatementUse() {
-        sqlite3_reset(s_);
-        sqlite3_clear_bindings(s_);
-    }
-    StatementUse(const StatementUse&) = delete;
-    StatementUse& operator=(const StatementUse&) = delete;
-
-private:
-    sqlite3_stmt* s_;
-};
-
-int bind_text(sqlite3_stmt* s, int index, std::string_view text) {
-    // A default-constructed string_view has data() == nullptr, which SQLite binds as NULL.
-    return sqlite3_bind_text(s, index, text.empty() ? "" : text.data(),
-                             static_cast<int>(text.size()), SQLITE_TRANSIENT);
-}
+using sqlite::bind_text;
+using sqlite::column_string;
+using sqlite::column_text;
+using sqlite::StatementUse;
 
 // Binds ?1..?28 in the column order of kInsertSql.
 bool bind_session(sqlite3_stmt* s, const Session& v, std::string_view created_at,
@@ -293,10 +250,7 @@ Result<SessionStore> SessionStore::open(const std::filesystem::path& path) {
     return store;
 }
 
-Error SessionStore::db_error(std::string_view what) const {
-    return make_error(fmt::format("{} in {}: {}", what, path_.string(),
-                                  db_ ? sqlite3_errmsg(db_.get()) : "not open"));
-}
+Error SessionStore::db_error(std::string_view what) const { return sqlite::db_error(db_.get(), path_, what); }
 
 Status SessionStore::exec(const char* sql, std::string_view what) {
     if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
@@ -306,129 +260,14 @@ Status SessionStore::exec(const char* sql, std::string_view what) {
 }
 
 Status SessionStore::connect() {
-    const std::string p = path_.string();
-    // Create the file ourselves so it is 0600 from the start; SQLite gives its -wal and
-    // -shm files the same mode.
-    std::error_code ec;
-    auto parent = path_.parent_path();
-    if (!parent.empty() && !std::filesystem::exists(parent, ec)) {
-        std::filesystem::create_directories(parent, ec);
-        if (ec) {
-            return make_error(
-                fmt::format("could not create {}: {}", parent.string(), ec.message()));
-        }
-        std::filesystem::permissions(parent, std::filesystem::perms::owner_all, ec);
-    }
-    int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        return make_error(fmt::format("could not open {}: {}; check the permissions of {}", p,
-                                      std::strerror(errno), parent.string()));
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
-        (void)::fchmod(fd, st.st_mode & 0700);
-    }
-    ::close(fd);
-
     sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(p.c_str(), &raw,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    if (auto st = sqlite::open_read_write(path_, "the session store", &raw); !st) return st;
     db_.reset(raw);
-    if (rc != SQLITE_OK) return db_error("could not open the session store");
-    sqlite3_busy_timeout(db_.get(), 5000);
-
-    {
-        sqlite3_stmt* s = nullptr;
-        if (sqlite3_prepare_v2(db_.get(), "PRAGMA journal_mode=WAL", -1, &s, nullptr) !=
-            SQLITE_OK) {
-            sqlite3_finalize(s);
-            return db_error("could not open the session store (set journal_mode=WAL)");
-        }
-        Stmt guard(s);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW) {
-            return db_error("could not open the session store (set journal_mode=WAL)");
-        }
-        std::string_view mode = column_text(s, 0);
-        if (mode != "wal") {
-            return make_error(fmt::format(
-                "could not switch {} to WAL mode (it stays '{}'); is it on a network file "
-                "system? keep $AIRLOCK_HOME on a local disk",
-                p, mode));
-        }
-    }
     return migrate();
 }
 
 Status SessionStore::migrate() {
-    if (auto st = exec("BEGIN IMMEDIATE", "could not start a migration of the session store");
-        !st) {
-        return st;
-    }
-    auto fail = [&](std::string_view what) -> Status {
-        auto err = db_error(what);
-        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-        return err;
-    };
-    if (sqlite3_exec(db_.get(),
-                     "CREATE TABLE IF NOT EXISTS airlock_schema ("
-                     "  component TEXT PRIMARY KEY,"
-                     "  version INTEGER NOT NULL)",
-                     nullptr, nullptr, nullptr) != SQLITE_OK) {
-        return fail("could not create the table airlock_schema");
-    }
-
-    int version = 0;
-    {
-        sqlite3_stmt* s = nullptr;
-        if (sqlite3_prepare_v2(db_.get(), "SELECT version FROM airlock_schema WHERE component = ?",
-                               -1, &s, nullptr) != SQLITE_OK) {
-            sqlite3_finalize(s);
-            return fail("could not read the schema version of the session store");
-        }
-        Stmt guard(s);
-        bind_text(s, 1, kComponent);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            version = sqlite3_column_int(s, 0);
-        } else if (rc != SQLITE_DONE) {
-            return fail("could not read the schema version of the session store");
-        }
-    }
-    if (version > kSchemaVersion) {
-        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-        return make_error(fmt::format(
-            "{} holds sessions in schema version {}, newer than this airlock understands "
-            "({}); upgrade airlock",
-            path_.string(), version, kSchemaVersion));
-    }
-    for (int v = version; v < kSchemaVersion; ++v) {
-        if (sqlite3_exec(db_.get(), kMigrations[static_cast<std::size_t>(v)], nullptr, nullptr,
-                         nullptr) != SQLITE_OK) {
-            return fail(fmt::format("could not migrate the sessions table to version {}", v + 1));
-        }
-    }
-    if (version != kSchemaVersion) {
-        sqlite3_stmt* s = nullptr;
-        if (sqlite3_prepare_v2(db_.get(),
-                               "INSERT INTO airlock_schema(component, version) VALUES(?, ?) "
-                               "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
-                               -1, &s, nullptr) != SQLITE_OK) {
-            sqlite3_finalize(s);
-            return fail("could not record the schema version of the session store");
-        }
-        Stmt guard(s);
-        bind_text(s, 1, kComponent);
-        sqlite3_bind_int(s, 2, kSchemaVersion);
-        if (sqlite3_step(s) != SQLITE_DONE) {
-            return fail("could not record the schema version of the session store");
-        }
-    }
-    if (sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-        return fail("could not commit a migration of the session store");
-    }
-    return {};
+    return sqlite::migrate(db_.get(), path_, {kComponent, kMigrations, "sessions", "the session store"});
 }
 
 Result<sqlite3_stmt*> SessionStore::statement(Stmt& slot, const char* sql) {

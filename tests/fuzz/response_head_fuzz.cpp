@@ -1,7 +1,8 @@
 // The response head parser and response framing, as the proxy reads an upstream's answer:
 // parse_response_head, then response_framing for the request's method.
-// Properties: a refused framing always closes the connection and says why; a body that
-// runs until close always closes; nothing reads out of bounds (ASan).
+// Properties: an accepted head has no control characters but HTAB and its CRLFs (it is
+// forwarded as received); a refused framing always closes the connection and says why; a
+// body that runs until close always closes; nothing reads out of bounds (ASan).
 
 #include <cstdint>
 #include <string_view>
@@ -18,6 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!head) return 0;
     FUZZ_CHECK(head->status >= 100 && head->status <= 999);
     FUZZ_CHECK(head->version == 10 || head->version == 11);
+    // The head is forwarded to the client as received: no controls anywhere in it but HTAB
+    // and the CRLFs (bare CR and LF are refused by the parser).
+    for (unsigned char c : raw) FUZZ_CHECK(c >= 0x20 ? c != 0x7f : (c == '\t' || c == '\r' || c == '\n'));
     for (std::string_view method : {"GET", "HEAD", "POST"}) {
         auto f = response_framing(*head, method);
         if (!f.ok) {

@@ -47,6 +47,10 @@ veth_host=al$$h
 md_table=$((20000 + $$ % 10000))
 md_rule=
 export AIRLOCK_HOME=$tmp/home
+# This home's id, so container names (airlock-<session>-<id>) are known up front.
+hid=n$(printf '%09d' $$ | tail -c 9)
+mkdir -p "$AIRLOCK_HOME"
+echo "$hid" >"$AIRLOCK_HOME/home-id"
 
 cleanup() {
   set +e
@@ -183,7 +187,7 @@ sessions+=("$other")
 alx create-other create --agent shell --name "$other" --repo "$repo" --network open \
   --prompt "exec python3 /workspace/reach_servers.py tcp SESSION-$run 8080"
 [ "$rc" -eq 0 ] || { echo "Bail out! create of the other session failed: $aerr"; exit 1; }
-other_ip=$(docker inspect -f '{{.NetworkSettings.Networks.bridge.IPAddress}}' "airlock-$other")
+other_ip=$(docker inspect -f '{{.NetworkSettings.Networks.bridge.IPAddress}}' "airlock-$other-$hid")
 
 targets=$tmp/targets.json
 python3 - "$targets" "$host_port" "$dns_port" "$proxy_port" "$victim_ip" "$other_ip" "$metadata" "$gateways" "$host_addrs" <<'PY'
@@ -211,7 +215,7 @@ PY
 
 # probe MODE SESSION: every target from inside SESSION, judged for MODE
 probe() {
-  local mode=$1 s=$2 c=airlock-$2
+  local mode=$1 s=$2 c=airlock-$2-$hid
   docker exec -i "$c" python3 - "$(cat "$targets")" <"$here/reach_probe.py" >"$tmp/out/reach-$mode.json" 2>"$tmp/out/reach-$mode.err" \
     || { not_ok "$mode: the probe ran in $c: $(short "$(cat "$tmp/out/reach-$mode.err")")"; return; }
   python3 - "$targets" "$tmp/out/reach-$mode.json" "$mode" <<'PY'
@@ -234,7 +238,7 @@ PY
 
 # through_proxy MODE SESSION: curl in SESSION through its HTTPS_PROXY; the upstream gets the real key
 through_proxy() {
-  local mode=$1 c=airlock-$2 what=$3
+  local mode=$1 c=airlock-$2-$hid what=$3
   run_capture docker exec "$c" sh -c 'curl -sS --max-time 20 -H "x-api-key: $ANTHROPIC_API_KEY" https://api.anthropic.com/echo'
   printf '%s' "$out" >"$tmp/out/proxy-$mode-$what.json"
   if [ "$rc" -eq 0 ]; then
@@ -267,7 +271,7 @@ for mode in confined open; do
     grep -q '^  network: *open (UNCONFINED)' <<<"$aout" && ok "create says an open session is unconfined" \
       || not_ok "create says open is unconfined: $(short "$aout")"
   fi
-  wait_running "airlock-$s" agent-ready || not_ok "$mode: the agent started (logs: $(docker logs "airlock-$s" 2>&1 | tail -3 | tr '\n' '|'))"
+  wait_running "airlock-$s-$hid" agent-ready || not_ok "$mode: the agent started (logs: $(docker logs "airlock-$s-$hid" 2>&1 | tail -3 | tr '\n' '|'))"
   probe "$mode" "$s"
   through_proxy "$mode" "$s" "from the start"
 done
@@ -281,7 +285,7 @@ grep -q '^network_reach: *open (UNCONFINED)' <<<"$aout" && ok "show says an open
 
 # ==== the confined container, as the engine has it ===========================================
 s=$run-confined
-c=airlock-$s
+c=airlock-$s-$hid
 docker inspect "$c" >"$tmp/inspect.json"
 json_check "confined: NetworkMode none, no ExtraHosts" "$tmp/inspect.json" \
   "e[0]['HostConfig']['NetworkMode'] == 'none' and not e[0]['HostConfig']['ExtraHosts']"
@@ -292,6 +296,19 @@ json_check "confined: the relay runs the agent; HTTPS_PROXY is the relay on 127.
 run_capture docker exec "$c" sh -c 'echo x > /run/airlock/proxy/planted'
 [ "$rc" -ne 0 ] && [ ! -e "$AIRLOCK_HOME/run/planted" ] && ok "confined: the socket directory is read-only inside" \
   || not_ok "confined: writing into /run/airlock/proxy must fail (exit $rc)"
+run_capture docker exec "$c" sh -c 'for p in /proc/[0-9]*; do printf "%s %s\n" "$(cut -d" " -f1-7 $p/stat)" "$(tr "\0" " " <$p/cmdline)"; done'
+# stat fields: pid (comm) state ppid pgrp session tty_nr
+if python3 - "$out" <<'PY'
+import sys
+procs = [l.split(" ", 7) for l in sys.argv[1].splitlines() if l.strip()]
+relay = [p for p in procs if p[7].startswith("/run/airlock/relay")]
+agent = [p for p in procs if p[7].startswith("sh -c echo agent-ready")]
+ok = len(relay) == 1 and len(agent) == 1 and relay[0][3] == "1" and relay[0][6] == "0" \
+    and relay[0][5] != agent[0][5] and agent[0][6] != "0"
+sys.exit(0 if ok else 1)
+PY
+then ok "confined: the relay runs beside the agent (a child of init, its own session, no terminal: ctrl-c in attach is the agent's)"
+else not_ok "confined: the relay's process: $(short "$out" 900)"; fi
 [ "$(stat -c %a "$AIRLOCK_HOME/run")" = 700 ] && ok "the socket directory on the host is mode 0700" \
   || not_ok "the socket directory's mode: $(stat -c %a "$AIRLOCK_HOME/run")"
 
@@ -320,21 +337,31 @@ sys.exit(0 if any(u.startswith("git/") for u in ua) and keys and all(k == sys.ar
   ok "confined: git over HTTPS reaches the upstream through the relay and the proxy (its request arrived with the real key)"
 else not_ok "confined: git over HTTPS through the proxy: $(short "$out")"; fi
 
+# Through the proxy instead: its SSRF guard refuses private and link-local destinations (on
+# the allowed port 443, so it is the guard and not the port list that refuses), so the relay
+# is no way around confinement either.
+for target in 169.254.169.254 "$(awk '{print $1}' <<<"$gateways")" "$victim_ip" "$other_ip"; do
+  run_capture docker exec "$c" sh -c "curl -sS -o /dev/null --max-time 10 -w '%{http_connect}' https://$target/"
+  if grep -q '403$' <<<"$out" && tail -n 20 "$AIRLOCK_HOME/audit.jsonl" | grep "\"host\":\"$target\"" | grep -q '"status":403'; then
+    ok "confined: through the proxy, a CONNECT to $target:443 is refused (403, the SSRF guard)"
+  else not_ok "confined: through the proxy, $target:443 must be refused: $(short "$out") $(grep "\"host\":\"$target\"" "$AIRLOCK_HOME/audit.jsonl" | tail -1)"; fi
+done
+
 # ==== logs, exit codes, attach =================================================================
 alx logs logs "$s"
 grep -q agent-ready <<<"$aout" && ok "confined: logs shows the agent's output" || not_ok "confined: logs: $(short "$aout$aerr")"
 s_exit=$run-exit
 sessions+=("$s_exit")
 alx create-exit create --agent shell --name "$s_exit" --repo "$repo" --prompt 'exit 7'
-for _ in $(seq 50); do [ "$(docker inspect -f '{{.State.Running}}' "airlock-$s_exit" 2>/dev/null)" = false ] && break; sleep 0.2; done
-[ "$(docker inspect -f '{{.State.ExitCode}}' "airlock-$s_exit" 2>/dev/null)" = 7 ] \
+for _ in $(seq 50); do [ "$(docker inspect -f '{{.State.Running}}' "airlock-$s_exit-$hid" 2>/dev/null)" = false ] && break; sleep 0.2; done
+[ "$(docker inspect -f '{{.State.ExitCode}}' "airlock-$s_exit-$hid" 2>/dev/null)" = 7 ] \
   && ok "confined: the agent's exit code is the container's (the relay exec'd it)" \
-  || not_ok "confined: exit code 7 expected, got $(docker inspect -f '{{.State.ExitCode}}' "airlock-$s_exit" 2>&1)"
+  || not_ok "confined: exit code 7 expected, got $(docker inspect -f '{{.State.ExitCode}}' "airlock-$s_exit-$hid" 2>&1)"
 s_tty=$run-tty
 sessions+=("$s_tty")
 alx create-tty create --agent shell --name "$s_tty" --repo "$repo" \
   --prompt 'echo tty-ready; while read line; do echo "got-$line"; done'
-wait_running "airlock-$s_tty" tty-ready || true
+wait_running "airlock-$s_tty-$hid" tty-ready || true
 if python3 - "$bin" "$s_tty" >"$tmp/out/attach.txt" 2>&1 <<'PY'
 import os, pty, select, sys, time
 bin_, name = sys.argv[1:3]
@@ -359,7 +386,7 @@ sys.exit(0 if found else 1)
 PY
 then ok "confined: attach: typed input reaches the agent and its answer comes back"
 else not_ok "confined: attach: $(short "$(cat "$tmp/out/attach.txt")")"; fi
-[ "$(docker inspect -f '{{.State.Running}}' "airlock-$s_tty")" = true ] && ok "confined: after detaching the agent still runs" \
+[ "$(docker inspect -f '{{.State.Running}}' "airlock-$s_tty-$hid")" = true ] && ok "confined: after detaching the agent still runs" \
   || not_ok "confined: the agent runs after detach"
 
 # ==== the proxy restarts: the same container keeps working =====================================

@@ -306,7 +306,7 @@ for _ in $(seq 60); do
 done
 [ "$(git -C "$repo" log -1 --format=%s "airlock/$s3" 2>/dev/null)" = "agent: done and exit" ] \
   && ok "an agent that exits on its own: its commit reaches airlock/$s3 with no airlock command run" \
-  || not_ok "the exited agent's commit did not reach airlock/$s3 (container: $(docker inspect -f '{{.State.Status}}' "airlock-$s3" 2>&1))"
+  || not_ok "the exited agent's commit did not reach airlock/$s3 (container: $(docker inspect -f '{{.State.Status}}' "airlock-$s3-$hid" 2>&1))"
 al del5 delete "$s3" >/dev/null || not_ok "delete $s3: $(tail -1 "$logs/del5.err")"
 [ ! -e "$marker" ] && ok "still no payload ran" || not_ok "$marker exists"
 finish

@@ -98,3 +98,40 @@ TEST_CASE("split_list") {
     CHECK(v[1] == "chunked");
     CHECK(split_list("").empty());
 }
+
+TEST_CASE("parse_response_head: good and strict rejections") {
+    auto r = parse_response_head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A:  b \r\n\r\n");
+    REQUIRE(r);
+    CHECK(r->version == 11);
+    CHECK(r->status == 200);
+    CHECK(r->reason == "OK");
+    CHECK(r->find("x-a") == "b");
+    r = parse_response_head("HTTP/1.0 404\r\n\r\n");
+    REQUIRE(r);
+    CHECK(r->status == 404);
+    CHECK(r->reason.empty());
+    CHECK(parse_response_head("HTTP/1.1 200 Very\tGood caf\xe9\r\n\r\n"));
+
+    const std::string bad[] = {
+        "HTTP/1.1 200 OK\nContent-Length: 5\r\n\r\n"s,   // bare LF
+        "HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n"s,             // bare CR
+        "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n"s,         // obs-fold
+        "HTTP/1.1 200 OK\r\nX : a\r\n\r\n"s,              // space before colon
+        "HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n"s,             // NUL in a value
+        "HTTP/2 200 OK\r\n\r\n"s,
+        "HTTP/1.1 20 OK\r\n\r\n"s,
+        "HTTP/1.1 099 Early\r\n\r\n"s,
+        "HTTP/1.1 2x0 OK\r\n\r\n"s,
+        "HTTP/1.1  200 OK\r\n\r\n"s,
+        "HTTP/1.1 200OK\r\n\r\n"s,
+        // found while writing tests/fuzz/response_head_fuzz (now one of its properties):
+        // controls in the reason phrase passed and were forwarded to the client
+        "HTTP/1.1 200 O\x00K\r\n\r\n"s,
+        "HTTP/1.1 200 O\x1bK\r\n\r\n"s,
+        "HTTP/1.1 200 OK\x7f\r\n\r\n"s,
+    };
+    for (const auto& raw : bad) {
+        CAPTURE(raw);
+        CHECK_FALSE(parse_response_head(raw));
+    }
+}

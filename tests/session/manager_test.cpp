@@ -444,6 +444,7 @@ TEST_CASE("start, stop and logs of a lost session say to refresh it") {
                                 "one (or 'airlock delete stale-001')");
     CHECK(w.manager.start("stale-001").error().message == id.error().message);
     CHECK(w.manager.stop("stale-001").error().message == id.error().message);
+}
 
 // A session with its own repository (session_repo.hpp), against a real user repository: what
 // list, sync, stop and remove do with the branch.

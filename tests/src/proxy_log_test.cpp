@@ -34,6 +34,13 @@ TEST_CASE("escape_controls: every control character shown as \\xNN, the rest kep
     CHECK(escape_controls("caf\xc3\xa9") == "caf\xc3\xa9");
 }
 
+TEST_CASE("printable: anything but printable ASCII as '?', cut at max with '...'") {
+    CHECK(airlock::printable("fix-tests") == "fix-tests");
+    CHECK(airlock::printable("a\nb\x7f caf\xc3\xa9") == "a?b? caf??");
+    CHECK(airlock::printable(std::string(300, 'x'), 200) == std::string(200, 'x') + "...");
+    CHECK(escape_controls(std::string(100, '\n'), 2) == "\\x0a\\x0a...");
+}
+
 TEST_CASE("format_log_line: an SNI with a newline cannot forge a second line") {
     auto t = std::chrono::system_clock::time_point(std::chrono::seconds(1714566896));
     auto sni = std::string("api.anthropic.com\n2024-05-01T12:34:56Z airlock proxy: forged");

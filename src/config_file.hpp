@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "airlock/result.hpp"
-#include "file_lock.hpp"
+#include "file_lock.hpp"  // FileLock, for callers that edit the file under a lock
 
 namespace airlock {
 
@@ -21,6 +21,5 @@ Result<std::optional<std::string>> read_text_file(const std::filesystem::path& f
 Status replace_file_atomically(const std::filesystem::path& file, std::string_view text, unsigned mode = 0600,
                                bool keep_mode = true);
 
-// FileLock (an exclusive flock held until destruction) is file_lock.hpp's.
 
 }  // namespace airlock

@@ -11,6 +11,14 @@
 
 namespace airlock {
 
+namespace {
+// Where the rule's secret file is (as configured when it cannot be resolved).
+std::string secret_file_shown(const Paths& paths, const CredentialRule& rule) {
+    auto p = paths.in_home(rule.secret.value, "the secret file");
+    return p ? p->string() : rule.secret.value;
+}
+}  // namespace
+
 std::vector<CredentialCheck> check_credential_sources(const std::vector<CredentialRule>& rules, const Paths& paths) {
     std::set<std::string> withheld;
     for (const auto& r : rules)
@@ -32,7 +40,7 @@ std::vector<CredentialCheck> check_credential_sources(const std::vector<Credenti
                 case SecretSource::Kind::file:
                     c.fix = fmt::format("put the secret in {} (mode 0600), or replace the rule: 'airlock credential "
                                         "remove {}' then 'airlock credential add {} ... --stdin'",
-                                        paths.in_home(rule.secret.value).string(), rule.name, rule.name);
+                                        secret_file_shown(paths, rule), rule.name, rule.name);
                     break;
                 case SecretSource::Kind::command:
                     c.fix = fmt::format("make '{}' work in this shell (installed, signed in), or 'airlock credential "

@@ -29,6 +29,13 @@
 namespace airlock::cli {
 namespace {
 
+// A secret file's path as the proxy reads it (relative to the home, "~/" expanded).
+std::filesystem::path secret_path(const Paths& paths, const std::string& configured) {
+    auto p = paths.in_home(configured, "the secret file");
+    if (!p) throw CommandError(p.error().message);
+    return *p;
+}
+
 namespace fs = std::filesystem;
 
 // The loader's "<file>:<line>:<col>: " prefix names a place in a file not written yet.
@@ -141,9 +148,9 @@ void add_credential(Context& ctx, CredentialFlags flags, bool no_check) {
     // --stdin: the secret goes to secrets/<name>, 0600, before the check reads it back.
     fs::path secret_file;
     if (flags.stdin_) {
-        secret_file = paths.in_home(rule->secret.value);
+        secret_file = secret_path(paths, rule->secret.value);
         for (const auto& r : current.config.credentials) {
-            if (r.secret.kind == SecretSource::Kind::file && paths.in_home(r.secret.value) == secret_file) {
+            if (r.secret.kind == SecretSource::Kind::file && secret_path(paths, r.secret.value) == secret_file) {
                 throw CommandError(fmt::format("{} is the secret of credential '{}'; choose another name",
                                                secret_file.string(), r.name),
                                    exit_usage);
@@ -247,7 +254,7 @@ void remove_credential(Context& ctx, const std::string& name) {
     // The secret file `credential add --stdin` wrote goes with the rule.
     fs::path secret_file;
     if (rule->secret.kind == SecretSource::Kind::file && rule->secret.value == "secrets/" + name)
-        secret_file = paths.in_home(rule->secret.value);
+        secret_file = secret_path(paths, rule->secret.value);
     if (auto st = replace_file_atomically(paths.config(), *text); !st) throw CommandError(st.error().message);
     std::error_code ec;
     bool removed_secret = !secret_file.empty() && fs::remove(secret_file, ec);

@@ -15,8 +15,6 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <fmt/core.h>
 #include <fmt/ranges.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <sys/resource.h>
@@ -137,21 +135,6 @@ FailureKind error_kind(const error_code& ec) {
 
 }  // namespace
 
-std::vector<std::string> docker_bridge_addresses() {
-    std::vector<std::string> out;
-    ifaddrs* list = nullptr;
-    if (getifaddrs(&list) != 0) return out;
-    for (auto* a = list; a; a = a->ifa_next) {
-        if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || !(a->ifa_flags & IFF_UP)) continue;
-        std::string_view name = a->ifa_name;
-        if (name != "docker0" && name.substr(0, 3) != "br-") continue;
-        char text[INET_ADDRSTRLEN] = {};
-        auto* sin = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
-        if (inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text)) out.emplace_back(text);
-    }
-    freeifaddrs(list);
-    return out;
-}
 
 // ---------------------------------------------------------------------------------------
 
@@ -1172,10 +1155,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
 
     std::vector<std::string> listen = opts.listen;
     if (listen.empty()) listen = opts.config.proxy.listen;
-    if (listen.empty()) {
-        listen.push_back("127.0.0.1");
-        for (auto& a : docker_bridge_addresses()) listen.push_back(a);
-    }
+    if (listen.empty()) listen.push_back("127.0.0.1");
     std::uint16_t port = opts.port_override ? opts.port_override : opts.config.proxy.port;
     auto& ioc0 = impl->workers[0]->ioc;
     for (const auto& address : listen) {

@@ -27,7 +27,7 @@ struct ServerOptions {
     std::filesystem::path home;        // $AIRLOCK_HOME: ca/, secrets, sessions.db, audit.jsonl
     Config config;                     // initial configuration
     ConfigLoader reload_config;        // may be empty: reload then only re-reads secrets
-    std::vector<std::string> listen;   // IP addresses; empty = 127.0.0.1 + Docker bridge gateways
+    std::vector<std::string> listen;   // IP addresses; empty = config.proxy.listen, else 127.0.0.1
     std::uint16_t port_override = 0;   // 0 = config.proxy.port; tests pass a free port
     // Unix socket listeners, served exactly like TCP connections (CONNECT, plain HTTP, the
     // same authentication). Each socket file is created with `unix_listen_mode` (set at
@@ -82,9 +82,5 @@ private:
 
 // The stats as one JSON object on one line.
 std::string stats_json(const ServerStats& stats);
-
-// The addresses of the Docker bridge gateway(s) on this host (docker0 and br-* interfaces):
-// where containers reach the host as host.docker.internal. Empty when there is none.
-std::vector<std::string> docker_bridge_addresses();
 
 }  // namespace airlock::proxy

@@ -46,9 +46,8 @@ std::optional<std::string> process_env(const char* name) {
     return std::string(value);
 }
 
-fs::path Paths::in_home(const std::string& configured) const {
-    auto p = configured_path(configured, home, process_env("HOME"), "the path");
-    return p ? *p : (home / configured).lexically_normal();
+Result<fs::path> Paths::in_home(const std::string& configured, std::string_view what) const {
+    return configured_path(configured, home, process_env("HOME"), what);
 }
 
 std::vector<fs::path> relay_candidates(const fs::path& exe) {

@@ -35,9 +35,8 @@ struct Paths {
 
     // A path from the configuration (secret file, upstream_ca): relative paths are
     // relative to home, absolute paths stay as they are, a leading "~/" is $HOME
-    // (configured_path in airlock/home_path.hpp; with $HOME unset, "~/x" stays relative
-    // to home, where loading it then fails with a clear message).
-    std::filesystem::path in_home(const std::string& configured) const;
+    // (configured_path in airlock/home_path.hpp; error when $HOME is needed but unset).
+    Result<std::filesystem::path> in_home(const std::string& configured, std::string_view what) const;
 };
 
 // Where airlock-relay may be, given the airlock executable's path, in the order to try:

@@ -19,6 +19,7 @@
 #include "proxy/server.hpp"
 #include "proxy_log.hpp"
 #include "proxy_process.hpp"
+#include "bridge_addresses.hpp"
 #include "proxy_reload.hpp"
 #include "proxy_supervisor.hpp"
 
@@ -60,6 +61,13 @@ void run_proxy(Context& ctx, int ready_fd, std::uint16_t port, const std::string
     options.home = paths.home;
     options.config = *config;
     options.port_override = port;
+    // Default addresses: loopback and the Docker bridge gateway(s), where containers on
+    // Docker's bridge network reach the host.
+    options.listen = config->proxy.listen;
+    if (options.listen.empty()) {
+        options.listen.push_back("127.0.0.1");
+        for (auto& a : docker_bridge_addresses()) options.listen.push_back(a);
+    }
     for (const auto& p : unix_listen) options.unix_listen.emplace_back(p);
     // Confined sessions reach the proxy only here (their containers mount run/, 0700).
     if (auto fits = check_socket_path(paths.proxy_socket()); !fits) {

@@ -122,10 +122,10 @@ TEST_CASE("paths: the layout of the data directory") {
     CHECK(p.run_dir() == fs::path("/h/run"));
     CHECK(p.proxy_socket() == fs::path("/h/run/proxy.sock"));
 
-    CHECK(p.in_home("secrets/anthropic") == fs::path("/h/secrets/anthropic"));
-    CHECK(p.in_home("/etc/ssl/ca.pem") == fs::path("/etc/ssl/ca.pem"));
+    CHECK(*p.in_home("secrets/anthropic", "x") == fs::path("/h/secrets/anthropic"));
+    CHECK(*p.in_home("/etc/ssl/ca.pem", "x") == fs::path("/etc/ssl/ca.pem"));
     ScopedEnv home("HOME", "/home/u");
-    CHECK(p.in_home("~/keys/k") == fs::path("/home/u/keys/k"));
+    CHECK(*p.in_home("~/keys/k", "x") == fs::path("/home/u/keys/k"));
 }
 
 TEST_CASE("configured_path: ~ is $HOME, relative is the data directory, absolute stays") {

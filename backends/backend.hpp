@@ -155,6 +155,16 @@ public:
     // Removing a volume that does not exist is success; one in use is an error.
     virtual Status remove_volume(const std::string& name) = 0;
 
+    // The volume `name` (labels; size -1, used_by empty), nullopt when there is none.
+    // Not virtual-pure: a backend without it (a test fake) says so.
+    virtual Result<std::optional<VolumeInfo>> inspect_volume(const std::string& name);
+
+    // Makes each of `paths` (directories in container `id`, typically volume mount points)
+    // owned by uid:gid with mode 0755, in a created or running container, without running
+    // anything in it (so it works in images without a shell or chown).
+    virtual Status set_owner(const std::string& id, const std::vector<std::string>& paths, std::uint32_t uid,
+                             std::uint32_t gid);
+
     // Gateway addresses of the engine's default `bridge` network (docker0), IPv4 first:
     // where a container reaches the host, so where the proxy must listen.
     virtual Result<std::vector<std::string>> bridge_gateways() = 0;
@@ -168,6 +178,15 @@ public:
     // Sets the container's TTY size (rows x columns).
     virtual Status resize_tty(const std::string& id, int rows, int cols);
 };
+
+inline Result<std::optional<VolumeInfo>> Backend::inspect_volume(const std::string& name) {
+    return make_error("cannot inspect volume '" + name + "': this backend cannot");
+}
+
+inline Status Backend::set_owner(const std::string& id, const std::vector<std::string>&, std::uint32_t,
+                                 std::uint32_t) {
+    return make_error("cannot set the owner of volumes in container '" + id + "': this backend cannot");
+}
 
 inline Result<AttachedStream> Backend::attach(const std::string& id) {
     return make_error("cannot attach to container '" + id + "': this backend has no terminal attach");

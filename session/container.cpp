@@ -8,9 +8,25 @@
 
 namespace airlock::session {
 
-std::string container_name(const std::string& session) { return "airlock-" + session; }
-std::string home_volume_name(const std::string& session) { return "airlock-home-" + session; }
+std::string container_name(const std::string& home_id, const std::string& session) {
+    return home_id.empty() ? "airlock-" + session : fmt::format("airlock-{}-{}", session, home_id);
+}
+std::string home_volume_name(const std::string& home_id, const std::string& session) {
+    return home_id.empty() ? "airlock-home-" + session : fmt::format("airlock-home-{}-{}", session, home_id);
+}
 std::string cache_volume_name(const std::string& cache) { return "airlock-cache-" + cache; }
+
+bool belongs_to_home(const std::map<std::string, std::string>& labels, const std::string& home_id) {
+    auto it = labels.find(kHomeIdLabel);
+    return it != labels.end() && !home_id.empty() && it->second == home_id;
+}
+
+Status validate_home_id(std::string_view id) {
+    bool ok = id.size() == 10;
+    for (char c : id) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+    if (!ok) return make_error("the home id is not 10 characters of a-z and 0-9");
+    return {};
+}
 
 std::string proxy_url(const std::string& session, const std::string& token, const std::string& network,
                       std::uint16_t port) {
@@ -38,7 +54,7 @@ std::vector<std::string> agent_argv(const Session& s) {
 
 Result<ContainerSpec> build_container_spec(const Session& s, const HostSettings& host, const std::string& token) {
     ContainerSpec spec;
-    spec.name = container_name(s.name);
+    spec.name = container_name(host.home_id, s.name);
     spec.image = s.image;
     spec.cmd = agent_argv(s);
     const NetworkKind network = network_kind(s.network);
@@ -54,6 +70,7 @@ Result<ContainerSpec> build_container_spec(const Session& s, const HostSettings&
     }
     spec.labels[kSessionLabel] = s.name;
     spec.labels[kHomeLabel] = host.home;
+    if (!host.home_id.empty()) spec.labels[kHomeIdLabel] = host.home_id;
     spec.working_dir = s.repo_subdir.empty() ? kWorkspace : fmt::format("{}/{}", kWorkspace, s.repo_subdir);
     spec.user = host.user;
     spec.tty = true;

@@ -4,6 +4,8 @@
 // container is exactly the stored session again (with a fresh proxy token).
 
 #include <cstdint>
+#include <map>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -15,7 +17,8 @@ namespace airlock::session {
 
 // Host-side facts that are not part of the stored session.
 struct HostSettings {
-    std::string home;            // $AIRLOCK_HOME (label dev.airlock.home)
+    std::string home;            // $AIRLOCK_HOME (label dev.airlock.home, informational)
+    std::string home_id;         // this home's identity (label dev.airlock.home-id, in names)
     std::string ca_cert;         // host path of ca.pem
     std::string ca_bundle;       // host path of the system roots + ca.pem
     std::string hooks_dir;       // $AIRLOCK_HOME/hooks
@@ -36,6 +39,9 @@ struct HostSettings {
 
 inline constexpr const char* kSessionLabel = "dev.airlock.session";
 inline constexpr const char* kHomeLabel = "dev.airlock.home";
+// Which home an object belongs to: containers and volumes are found by it, and airlock
+// never touches one that carries another home's id.
+inline constexpr const char* kHomeIdLabel = "dev.airlock.home-id";
 inline constexpr const char* kCacheLabel = "dev.airlock.cache";
 inline constexpr const char* kWorkspace = "/workspace";
 inline constexpr const char* kAgentHome = "/home/agent";
@@ -44,9 +50,19 @@ inline constexpr const char* kRelayPath = "/run/airlock/relay";
 inline constexpr const char* kProxySocketDir = "/run/airlock/proxy";
 inline constexpr const char* kProxySocketName = "proxy.sock";
 
-std::string container_name(const std::string& session);   // "airlock-<session>"
-std::string home_volume_name(const std::string& session);  // "airlock-home-<session>"
-std::string cache_volume_name(const std::string& cache);   // "airlock-cache-<cache>"
+// Names on the engine include the home's id, so two homes (two users on one engine) with a
+// session of the same name never share a container or a volume.
+std::string container_name(const std::string& home_id, const std::string& session);   // "airlock-<session>-<home id>"
+std::string home_volume_name(const std::string& home_id, const std::string& session);  // "airlock-home-<session>-<home id>"
+// Cache volumes are shared by every session of every home on the engine (by design: a
+// package cache); see docs/security.md.
+std::string cache_volume_name(const std::string& cache);  // "airlock-cache-<cache>"
+
+// Does an engine object with these labels belong to the home `home_id`?
+bool belongs_to_home(const std::map<std::string, std::string>& labels, const std::string& home_id);
+
+// A home id: 10 characters of [a-z0-9] (see load_or_create_home_id in the CLI).
+Status validate_home_id(std::string_view id);
 
 // The proxy URL a session's container uses: 127.0.0.1 (the relay) when confined, else
 // host.docker.internal.

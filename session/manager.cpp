@@ -10,7 +10,9 @@
 #include <filesystem>
 #include <utility>
 #include <fstream>
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include "backends/docker/container_spec.hpp"
 #include "session/names.hpp"
@@ -67,43 +69,6 @@ Status validate_image_reference(const std::string& ref) {
     return {};
 }
 
-// Held by a running create for its session; a row in state "creating" whose lock nobody
-// holds belongs to a create that was killed.
-class CreateLock {
-public:
-    static Result<CreateLock> take(const fs::path& file) {
-        std::error_code ec;
-        fs::create_directories(file.parent_path(), ec);
-        int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) return make_error(fmt::format("cannot create {}: {}", file.string(), std::strerror(errno)));
-        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-            ::close(fd);
-            return make_error(fmt::format("another airlock is working on this session ({} is locked)", file.string()));
-        }
-        return CreateLock(file, fd);
-    }
-    static bool held(const fs::path& file) {
-        int fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
-        if (fd < 0) return false;
-        bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
-        ::close(fd);
-        return held;
-    }
-    CreateLock(CreateLock&& o) noexcept : file_(std::move(o.file_)), fd_(std::exchange(o.fd_, -1)) {}
-    // Whatever the outcome, the lock file goes with the lock: nothing is left behind.
-    ~CreateLock() {
-        if (fd_ < 0) return;
-        std::error_code ec;
-        fs::remove(file_, ec);
-        ::close(fd_);
-    }
-
-private:
-    CreateLock(fs::path file, int fd) : file_(std::move(file)), fd_(fd) {}
-    fs::path file_;
-    int fd_;
-};
-
 // Steps taken so far, undone in reverse on failure.
 class Undo {
 public:
@@ -119,9 +84,26 @@ private:
     std::vector<std::function<void()>> steps_;
 };
 
-std::string lock_file(const ManagerSettings& s, const std::string& name) {
-    return (fs::path(s.sessions_dir) / (name + ".lock")).string();
+// "1000:1000" -> (1000, 1000); nullopt for "" or a name.
+std::optional<std::pair<std::uint32_t, std::uint32_t>> numeric_user(const std::string& user) {
+    auto colon = user.find(':');
+    if (colon == std::string::npos) return std::nullopt;
+    auto number = [](std::string_view t) -> std::optional<std::uint32_t> {
+        if (t.empty() || t.size() > 9) return std::nullopt;
+        std::uint32_t v = 0;
+        for (char c : t) {
+            if (c < '0' || c > '9') return std::nullopt;
+            v = v * 10 + static_cast<std::uint32_t>(c - '0');
+        }
+        return v;
+    };
+    auto uid = number(std::string_view(user).substr(0, colon));
+    auto gid = number(std::string_view(user).substr(colon + 1));
+    if (!uid || !gid) return std::nullopt;
+    return std::pair{*uid, *gid};
 }
+
+std::string short_commit(const std::string& id) { return id.substr(0, 12); }
 
 std::string sync_lock_file(const ManagerSettings& s, const std::string& name) {
     return (fs::path(s.sessions_dir) / (name + ".sync.lock")).string();
@@ -185,6 +167,84 @@ Status SessionManager::ensure_image(const std::string& image, PullPolicy policy,
     return pulled.error();
 }
 
+
+std::string SessionManager::lock_file(const std::string& name) const {
+    return (fs::path(settings_.sessions_dir) / (name + ".lock")).string();
+}
+
+// This home's containers of one session (any state), by label.
+Result<std::vector<ContainerState>> SessionManager::session_containers(const std::string& name) {
+    return backend_.list({{kSessionLabel, name}, {kHomeIdLabel, home_id()}});
+}
+
+// The session's home volume, labelled for this home. An existing volume of that name that
+// belongs to another home is never used (nor touched).
+Status SessionManager::ensure_home_volume(const Session& s) {
+    auto existing = backend_.inspect_volume(s.home_volume);
+    if (!existing) return existing.error();
+    if (*existing) {
+        const auto& labels = (*existing)->labels;
+        auto session = labels.find(kSessionLabel);
+        if (!belongs_to_home(labels, home_id()) || session == labels.end() || session->second != s.name)
+            return make_error(fmt::format("volume '{}' exists on the engine but does not belong to session '{}' of "
+                                          "this airlock home; remove or rename it, or pick another --name",
+                                          s.home_volume, s.name));
+        return {};
+    }
+    return backend_.create_volume(s.home_volume,
+                                  {{kSessionLabel, s.name}, {kHomeLabel, settings_.home}, {kHomeIdLabel, home_id()}});
+}
+
+// The home and cache mount points owned by the uid:gid the container runs as (a fresh
+// volume is root's, or whatever the image's directory was).
+Status SessionManager::prepare_ownership(const std::string& container_id, const ContainerSpec& spec) {
+    auto ids = numeric_user(settings_.host.user);
+    if (!ids) return {};
+    std::vector<std::string> paths = {kAgentHome};
+    for (const auto& c : settings_.host.caches) paths.push_back(c.target);
+    if (!spec.read_only_rootfs) return backend_.set_owner(container_id, paths, ids->first, ids->second);
+    // The engine writes into a read-only root only inside volumes, and the owner of a volume's
+    // root is set from its parent directory: a writable twin (never started) does it.
+    ContainerSpec twin;
+    twin.name = spec.name + "-prep";
+    twin.image = spec.image;
+    twin.cmd = {"/airlock-never-started"};
+    twin.labels = spec.labels;
+    twin.network = "none";
+    for (const auto& m : spec.mounts)
+        if (m.kind == Mount::volume) twin.mounts.push_back(m);
+    if (auto stale = backend_.inspect(twin.name); stale && *stale && belongs_to_home((*stale)->labels, home_id()))
+        (void)backend_.remove((*stale)->id, true);
+    auto id = backend_.create_container(twin);
+    if (!id) return id.error();
+    auto st = backend_.set_owner(*id, paths, ids->first, ids->second);
+    (void)backend_.remove(*id, true);
+    return st;
+}
+
+Status SessionManager::start_counted(const std::string& container_id, const std::string& session,
+                                     const std::function<Status()>& before_start) {
+    auto lock = StartLock::take(fs::path(settings_.sessions_dir) / ".start.lock");
+    if (!lock) return lock.error();
+    if (settings_.max_containers > 0) {
+        auto all = backend_.list({{kHomeIdLabel, home_id()}});
+        if (!all) return all.error();
+        int running = 0;
+        for (const auto& c : *all) {
+            auto label = c.labels.find(kSessionLabel);
+            bool same = label != c.labels.end() && label->second == session;
+            running += !same && (c.status == "running" || c.status == "restarting");
+        }
+        if (running >= settings_.max_containers)
+            return make_error(fmt::format("{} sessions are running and [docker] max_containers is {}; stop one "
+                                          "('airlock stop NAME') or raise the limit",
+                                          running, settings_.max_containers));
+    }
+    if (before_start)
+        if (auto st = before_start(); !st) return st;
+    return backend_.start(container_id);
+}
+
 Result<Session> SessionManager::create(const CreateRequest& r, const Progress& progress) {
     // Everything that can be checked before anything is made.
     std::string name = r.name.empty() ? slug_from_prompt(r.prompt, random_suffix(4)) : r.name;
@@ -194,6 +254,7 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
         if (auto c = docker::parse_cpus(r.cpus); !c) return c.error();
     if (!r.memory.empty())
         if (auto m = docker::parse_memory(r.memory); !m) return m.error();
+    if (auto p = docker::check_pids_limit(r.pids_limit); !p) return p.error();
     if (auto st = validate_network(r.network); !st) return st.error();
     if (is_confined(r.network) && settings_.host.relay_binary.empty())
         return make_error("airlock-relay was not found next to the airlock binary (or in ../libexec/airlock/), so a "
@@ -203,6 +264,7 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     for (const auto& e : r.extra_env)
         if (e.find('=') == std::string::npos || e.front() == '=')
             return make_error(fmt::format("--env '{}': expected KEY=VALUE", e));
+    if (home_id().empty()) return make_error("this airlock home has no id; cannot name its containers");
     auto existing = store_.get(name);
     if (!existing) return existing.error();
     if (*existing)
@@ -214,17 +276,18 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     auto base = resolve_base(repo->root, r.base);
     if (!base) return base.error();
     if (auto st = ensure_image(r.image, r.pull_policy, progress, false); !st) return st.error();
-    if (r.max_containers > 0) {
-        auto running = backend_.list({{kHomeLabel, settings_.home}});
+    if (r.max_containers > 0 && settings_.max_containers == 0) settings_.max_containers = r.max_containers;
+    if (settings_.max_containers > 0) {  // early, to fail before making anything; start_counted decides
+        auto running = backend_.list({{kHomeIdLabel, home_id()}});
         if (!running) return running.error();
         int n = 0;
         for (const auto& c : *running) n += c.status == "running";
-        if (n >= r.max_containers)
+        if (n >= settings_.max_containers)
             return make_error(fmt::format("{} sessions are running and [docker] max_containers is {}; stop one "
                                           "('airlock stop NAME') or raise the limit",
-                                          n, r.max_containers));
+                                          n, settings_.max_containers));
     }
-    auto lock = CreateLock::take(lock_file(settings_, name));
+    auto lock = SessionLock::take(lock_file(name), Operation::create);
     if (!lock) return lock.error();
 
     Session s;
@@ -250,12 +313,13 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     s.read_only = r.read_only;
     s.extra_env = r.extra_env;
     s.credentials = r.credentials;
-    s.home_volume = home_volume_name(name);
+    s.home_volume = home_volume_name(home_id(), name);
     s.status = SessionStatus::creating;
 
     Undo undo;
     if (auto st = store_.insert(s); !st) return st.error();
     undo.push([this, name] { (void)store_.remove(name); });
+    crash_point("create:row");
 
     progress(fmt::format("worktree {} on branch {}", s.worktree, s.branch));
     const auto paths = repo_paths(s);
@@ -266,14 +330,14 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     if (auto st = create_session_repo(paths, s.base_commit); !st) return st.error();
     undo.push([this, s, paths] {
         (void)remove_session_repo(paths);
-        (void)delete_branch(s.repo_root, s.branch);
+        if (auto head = branch_head(s.repo_root, s.branch); head && *head == s.base_commit)
+            (void)delete_branch(s.repo_root, s.branch);
     });
+    crash_point("create:worktree");
     std::error_code ec;
     fs::create_directories(settings_.host.hooks_dir, ec);
 
-    HostSettings host = settings_.host;
-    host.session_git_dir = paths.git_dir.string();
-    for (const auto& dir : borrowed_object_dirs(paths.user_git_dir)) host.object_dirs.push_back(dir.string());
+    HostSettings host = host_for(s);
     if (s.prompt_mode == PromptMode::stdin_) {
         auto dir = fs::path(settings_.sessions_dir) / name;
         fs::create_directories(dir, ec);
@@ -289,12 +353,13 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     auto token = clients_.add(name, s.credentials, name);
     if (!token) return token.error();
     undo.push([this, name] { (void)clients_.remove(name); });
+    crash_point("create:client");
 
-    std::map<std::string, std::string> labels = {{kSessionLabel, name}, {kHomeLabel, settings_.home}};
-    if (auto st = backend_.create_volume(s.home_volume, labels); !st) return st.error();
+    if (auto st = ensure_home_volume(s); !st) return st.error();
     undo.push([this, v = s.home_volume] { (void)backend_.remove_volume(v); });
     for (const auto& c : host.caches)
         if (auto st = backend_.create_volume(cache_volume_name(c.name), {{kCacheLabel, c.name}}); !st) return st.error();
+    crash_point("create:volumes");
 
     auto spec = build_container_spec(s, host, *token);
     if (!spec) return spec.error();
@@ -302,14 +367,24 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     auto id = backend_.create_container(*spec);
     if (!id) return id.error();
     undo.push([this, cid = *id] { (void)backend_.remove(cid, true); });
-    if (auto st = backend_.start(*id); !st) return st.error();
     auto state = backend_.inspect(*id);
     if (!state) return state.error();
-
     s.container_id = *id;
     s.image_id = *state ? (*state)->image_id : "";
-    s.status = SessionStatus::running;
     if (auto st = store_.update(s); !st) return st.error();
+    crash_point("create:container");
+    if (auto st = prepare_ownership(*id, *spec); !st) return st.error();
+
+    // The last step: the row says running (committed) before the agent can run, and the
+    // start is counted against max_containers under the start lock.
+    auto started = start_counted(*id, name, [&]() -> Status {
+        s.status = SessionStatus::running;
+        if (auto st = store_.update(s); !st) return st;
+        crash_point("create:committed");
+        return {};
+    });
+    if (!started) return started.error();
+    crash_point("create:started");
     undo.dismiss();
     return s;
 }
@@ -317,67 +392,133 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
 Result<SessionManager::Refreshed> SessionManager::refresh(const std::string& name, const Progress& progress) {
     auto s = get(name);
     if (!s) return s.error();
-    auto lock = CreateLock::take(lock_file(settings_, name));
+    auto lock = SessionLock::take(lock_file(name), Operation::refresh);
     if (!lock) return lock.error();
+    if (auto again = get(name); !again) return again.error();
+    else s = std::move(again);
+    if (s->status == SessionStatus::creating || s->status == SessionStatus::deleting)
+        return make_error(fmt::format("session '{}' is being {} (or that was interrupted); run 'airlock doctor --fix' "
+                                      "first",
+                                      name, s->status == SessionStatus::creating ? "created" : "deleted"));
     Refreshed out;
     out.old_image_id = s->image_id;
     out.old_container_id = s->container_id;
     if (auto st = ensure_image(s->image, PullPolicy::always, progress, true); !st) return st.error();
 
-    HostSettings host = settings_.host;
-    if (s->prompt_mode == PromptMode::stdin_) host.prompt_file = (fs::path(settings_.sessions_dir) / name / "prompt").string();
-    const auto paths = repo_paths(*s);
     // A session made by an older airlock (a linked worktree of the user's repository) gets its
     // own repository now, keeping its work.
-    if (auto st = adopt_linked_worktree(paths, s->base_commit); !st) return st.error();
-    host.session_git_dir = paths.git_dir.string();
-    for (const auto& dir : borrowed_object_dirs(paths.user_git_dir)) host.object_dirs.push_back(dir.string());
+    if (auto st = adopt_linked_worktree(repo_paths(*s), s->base_commit); !st) return st.error();
+    HostSettings host = host_for(*s);
+    if (auto check = build_container_spec(*s, host, "check"); !check) return check.error();
+    if (s->home_volume.empty()) s->home_volume = home_volume_name(home_id(), name);
+    if (auto st = ensure_home_volume(*s); !st) return st.error();
+    for (const auto& c : host.caches)
+        if (auto st = backend_.create_volume(cache_volume_name(c.name), {{kCacheLabel, c.name}}); !st) return st.error();
+
     auto token = clients_.rotate(name);
     if (!token) token = clients_.add(name, s->credentials, name);  // the client was lost: make it again
     if (!token) return token.error();
+    crash_point("refresh:token");
     auto spec = build_container_spec(*s, host, *token);
     if (!spec) return spec.error();
-    if (auto st = backend_.create_volume(s->home_volume, {{kSessionLabel, name}, {kHomeLabel, settings_.home}}); !st)
-        return st.error();
 
-    // The new container exists before the old one goes; it takes the name afterwards.
+    // The new container exists (not started) and is recorded before the old one goes; it
+    // takes the name afterwards. From the record on, an interruption is finished forward.
     const std::string final_name = spec->name;
     spec->name = final_name + "-next";
-    if (auto stale = backend_.inspect(spec->name); stale && *stale) (void)backend_.remove((*stale)->id, true);
-    auto id = backend_.create_container(*spec);
-    if (!id) return id.error();
-    if (!s->container_id.empty()) {
-        (void)backend_.stop(s->container_id, 10);
-        if (auto st = backend_.remove(s->container_id, true); !st) {
-            (void)backend_.remove(*id, true);
-            return st.error();
-        }
+    if (auto stale = backend_.inspect(spec->name); stale && *stale) {
+        if (!belongs_to_home((*stale)->labels, home_id()))
+            return make_error(fmt::format("container '{}' exists but belongs to another airlock home; not touching it",
+                                          spec->name));
+        (void)backend_.remove((*stale)->id, true);
     }
-    if (auto old = backend_.inspect(final_name); old && *old) (void)backend_.remove((*old)->id, true);
-    if (auto st = backend_.rename(*id, final_name); !st) return st.error();
-    if (auto st = backend_.start(*id); !st) return st.error();
+    auto id = backend_.create_container(*spec);
+    if (!id) return make_error(fmt::format("{}; the session's proxy token was renewed, so run 'airlock refresh {}' again "
+                                           "once this is fixed",
+                                           id.error().message, name));
+    crash_point("refresh:created");
     auto state = backend_.inspect(*id);
-    if (!state) return state.error();
-
     s->container_id = *id;
-    s->image_id = *state ? (*state)->image_id : "";
-    s->status = SessionStatus::running;
-    s->last_error.clear();
-    if (auto st = store_.update(*s); !st) return st.error();
-    out.new_image_id = s->image_id;
+    s->image_id = state && *state ? (*state)->image_id : "";
+    if (auto st = store_.update(*s); !st) {
+        (void)backend_.remove(*id, true);
+        return st.error();
+    }
+    crash_point("refresh:recorded");
+    if (auto st = finish_refresh(*s, [](const std::string&) {}); !st) return st.error();  // quietly: the old one goes
+    auto now = get(name);
+    if (!now) return now.error();
+    out.new_image_id = now->image_id;
     out.new_container_id = *id;
-    out.session = *s;
+    out.session = *now;
     return out;
 }
 
-Status SessionManager::remove(const std::string& name, bool force, bool remove_branch) {
+// The second half of a refresh, also how doctor --fix finishes an interrupted one: the
+// row's container is the session's; every other container of the session goes, the row's
+// takes the session's name and is started. Idempotent.
+Status SessionManager::finish_refresh(Session s, const Progress& progress) {
+    auto mine = session_containers(s.name);
+    if (!mine) return mine.error();
+    const std::string final_name = container_name(home_id(), s.name);
+    const ContainerState* keep = nullptr;
+    for (const auto& c : *mine)
+        if (c.id == s.container_id) keep = &c;
+    if (!keep) {
+        (void)store_.set_status(s.name, SessionStatus::lost,
+                                fmt::format("the refresh was interrupted and its container is gone; run 'airlock "
+                                            "refresh {}'",
+                                            s.name));
+        return make_error(fmt::format("the container of session '{}' is gone; run 'airlock refresh {}'", s.name,
+                                      s.name));
+    }
+    for (const auto& c : *mine) {
+        if (c.id == keep->id) continue;
+        progress(fmt::format("removing the replaced container {}", c.name));
+        (void)backend_.stop(c.id, 10);
+        if (auto st = backend_.remove(c.id, true); !st) return st;
+    }
+    crash_point("refresh:old-removed");
+    if (keep->name != final_name) {
+        // A container of that name that is not this session's (another home's, a user's):
+        // never removed; the refresh fails with its name.
+        if (auto other = backend_.inspect(final_name); other && *other && (*other)->id != keep->id)
+            return make_error(fmt::format("container name '{}' is taken by a container that is not this session's; "
+                                          "not touching it",
+                                          final_name));
+        if (auto st = backend_.rename(keep->id, final_name); !st) return st;
+    }
+    crash_point("refresh:renamed");
+    HostSettings host = host_for(s);
+    if (auto spec = build_container_spec(s, host, "ownership"); spec)
+        if (auto st = prepare_ownership(keep->id, *spec); !st) return st;
+    if (keep->status != "running") {
+        if (auto st = start_counted(keep->id, s.name); !st) {
+            (void)store_.set_status(s.name, SessionStatus::stopped,
+                                    fmt::format("refreshed but not started: {}", st.error().message));
+            return st;
+        }
+    }
+    crash_point("refresh:started");
+    return store_.set_status(s.name, SessionStatus::running);
+}
+
+Result<Removed> SessionManager::remove(const std::string& name, bool force, bool remove_branch) {
+    auto first = get(name);
+    if (!first) return first.error();
+    auto lock = SessionLock::take(lock_file(name), Operation::remove);
+    if (!lock) return lock.error();
     auto s = get(name);
     if (!s) return s.error();
     const auto paths = repo_paths(*s);
     const bool own_repo = fs::exists(paths.git_dir);
     if (!force && fs::exists(s->worktree)) {
         auto dirty = own_repo ? session_has_uncommitted_changes(paths) : has_uncommitted_changes(s->worktree);
-        if (dirty && *dirty)
+        if (!dirty)
+            return make_error(fmt::format("cannot check {} for uncommitted changes ({}); delete with --force to remove "
+                                          "it anyway",
+                                          s->worktree, dirty.error().message));
+        if (*dirty)
             return make_error(fmt::format("session '{}' has uncommitted changes in {}; commit them on {} or delete "
                                           "with --force",
                                           name, s->worktree, s->branch));
@@ -400,47 +541,105 @@ Status SessionManager::remove(const std::string& name, bool force, bool remove_b
                                           "with --force to lose them",
                                           name, s->branch, to_string(synced->action), name, name));
     }
-    (void)store_.set_status(name, SessionStatus::deleting);
-    return teardown(*s, remove_branch, false);
+    Removed out;
+    bool repo_there = !s->repo_root.empty() && fs::exists(s->repo_root);
+    if (repo_there)
+        if (auto head = branch_head(s->repo_root, s->branch)) out.branch_commit = *head;
+    if (remove_branch && !force && !out.branch_commit.empty() && out.branch_commit != s->base_commit) {
+        auto merged = is_merged(s->repo_root, out.branch_commit);
+        if (!merged || !*merged)
+            return make_error(fmt::format("branch {} (at {}) has commits not merged into HEAD of {}; merge them, or "
+                                          "delete with --force to throw them away",
+                                          s->branch, short_commit(out.branch_commit), s->repo_root));
+    }
+    if (auto st = store_.set_status(name, SessionStatus::deleting); !st) return st.error();
+    crash_point("delete:marked");
+    auto mode = remove_branch ? BranchMode::remove : BranchMode::keep;
+    if (auto st = teardown(*s, mode, false); !st) return st.error();
+    out.branch_deleted = remove_branch && !out.branch_commit.empty();
+    return out;
 }
 
 // Everything a session owns, in the order that leaves no dangling reference: containers
-// (also a refresh's "-next"), worktree, branch (when asked), home volume, proxy client,
-// files, row. best_effort: go on past errors (undoing a killed create).
-Status SessionManager::teardown(const Session& s, bool remove_branch, bool best_effort) {
+// (also a refresh's "-next"), worktree, branch (per `branch`), home volume, proxy client,
+// files, row. Objects on the engine are removed only when their labels say they are this
+// home's. best_effort: go on past errors (undoing a killed create).
+Status SessionManager::teardown(const Session& s, BranchMode branch, bool best_effort) {
     auto step = [best_effort](Status st) { return best_effort ? Status{} : st; };
-    std::vector<std::string> containers = {s.container_id.empty() ? container_name(s.name) : s.container_id,
-                                           container_name(s.name) + "-next"};
-    for (const auto& ref : containers)
-        if (auto c = backend_.inspect(ref); c && *c)
-            if (auto st = step(backend_.remove((*c)->id, true)); !st) return st;
-    if (!s.repo_root.empty()) {
+    auto mine = session_containers(s.name);
+    if (!mine) {
+        if (auto st = step(mine.error()); !st) return st;
+    } else {
+        for (const auto& c : *mine)
+            if (auto st = step(backend_.remove(c.id, true)); !st) return st;
+    }
+    crash_point("teardown:containers");
+    bool repo_there = !s.repo_root.empty() && fs::exists(s.git_common_dir);
+    if (repo_there) {
         SyncLock held(sync_lock_file(settings_, s.name));
         if (auto st = step(remove_session_repo(repo_paths(s))); !st) return st;
-        if (remove_branch)
+    } else {
+        // The user's repository moved or is gone: the work tree and the session's repository
+        // (ours, under $AIRLOCK_HOME) go; the user's refs/airlock/<name>/* stay in it.
+        auto wt = fs::path(s.worktree).lexically_normal();
+        auto root = fs::path(settings_.worktrees_dir).lexically_normal();
+        std::error_code ec;
+        if (wt.parent_path() == root) fs::remove_all(wt, ec);
+        fs::remove_all(repo_paths(s).git_dir, ec);
+    }
+    crash_point("teardown:worktree");
+    if (repo_there && branch != BranchMode::keep) {
+        auto head = branch_head(s.repo_root, s.branch);
+        bool unchanged = head && *head == s.base_commit;
+        if (branch == BranchMode::remove || unchanged)
             if (auto st = step(delete_branch(s.repo_root, s.branch)); !st) return st;
     }
-    if (auto st = step(backend_.remove_volume(s.home_volume)); !st) return st;
+    if (!s.home_volume.empty()) {
+        auto v = backend_.inspect_volume(s.home_volume);
+        bool ours = v && *v &&
+                    (belongs_to_home((*v)->labels, home_id()) ||
+                     (!(*v)->labels.count(kHomeIdLabel) && (*v)->labels.count(kHomeLabel) &&
+                      (*v)->labels.at(kHomeLabel) == settings_.home));
+        if (ours)
+            if (auto st = step(backend_.remove_volume(s.home_volume)); !st) return st;
+    }
+    crash_point("teardown:volume");
     if (auto st = step(clients_.remove(s.name)); !st) return st;
     std::error_code ec;
     fs::remove_all(fs::path(settings_.sessions_dir) / s.name, ec);
-    fs::remove(lock_file(settings_, s.name), ec);
     auto removed = store_.remove(s.name);
     fs::remove(sync_lock_file(settings_, s.name), ec);
     return removed;
 }
 
-Status SessionManager::start(const std::string& name) {
+Result<std::string> SessionManager::container_of(const std::string& name) {
     auto s = get(name);
     if (!s) return s.error();
-    if (auto st = backend_.start(s->container_id); !st) return st.error();
+    auto lost = [&] {
+        return make_error(fmt::format("session '{}' has lost its container; run 'airlock refresh {}' to make a new one "
+                                      "(or 'airlock delete {}')",
+                                      name, name, name));
+    };
+    if (s->container_id.empty()) return lost();
+    auto c = backend_.inspect(s->container_id);
+    if (!c) return c.error();
+    if (!*c) return lost();
+    return s->container_id;
+}
+
+Status SessionManager::start(const std::string& name) {
+    auto id = container_of(name);
+    if (!id) return id.error();
+    auto c = backend_.inspect(*id);
+    if (c && *c && (*c)->status == "running") return store_.set_status(name, SessionStatus::running);
+    if (auto st = start_counted(*id, name); !st) return st.error();
     return store_.set_status(name, SessionStatus::running);
 }
 
 Status SessionManager::stop(const std::string& name) {
-    auto s = get(name);
-    if (!s) return s.error();
-    if (auto st = backend_.stop(s->container_id, 10); !st) return st.error();
+    auto id = container_of(name);
+    if (!id) return id.error();
+    if (auto st = backend_.stop(*id, 10); !st) return st.error();
     if (auto st = store_.set_status(name, SessionStatus::stopped); !st) return st;
     (void)sync(name, false);  // what it could not bring, sync and list report
     return {};
@@ -454,6 +653,17 @@ SessionRepoPaths SessionManager::repo_paths(const Session& s) const {
     p.git_dir = fs::path(settings_.sessions_dir) / s.name / "git";
     p.worktree = s.worktree;
     return p;
+}
+
+// The host settings for this session's container: its repository, the objects it borrows,
+// its prompt file.
+HostSettings SessionManager::host_for(const Session& s) const {
+    HostSettings host = settings_.host;
+    const auto paths = repo_paths(s);
+    host.session_git_dir = paths.git_dir.string();
+    for (const auto& dir : borrowed_object_dirs(paths.user_git_dir)) host.object_dirs.push_back(dir.string());
+    if (s.prompt_mode == PromptMode::stdin_) host.prompt_file = (fs::path(settings_.sessions_dir) / s.name / "prompt").string();
+    return host;
 }
 
 Result<SyncResult> SessionManager::sync(const std::string& name, bool force) {
@@ -477,28 +687,53 @@ Result<SyncResult> SessionManager::sync(const std::string& name, bool force) {
 Result<std::vector<SessionView>> SessionManager::list() {
     auto rows = store_.list();
     if (!rows) return rows.error();
-    auto containers = backend_.list({{kHomeLabel, settings_.home}});
-    if (!containers) return containers.error();
+    auto containers = backend_.list({{kHomeIdLabel, home_id()}});
+    std::vector<SessionView> out;
+    if (!containers) {
+        for (auto& s : *rows) {
+            SessionView v;
+            v.state = std::string(to_string(s.status));
+            v.from_engine = false;
+            v.session = std::move(s);
+            out.push_back(std::move(v));
+        }
+        return out;
+    }
     std::map<std::string, const ContainerState*> by_id;
     for (const auto& c : *containers) by_id[c.id] = &c;
-    std::vector<SessionView> out;
     std::vector<std::string> newly_lost;
     for (auto& s : *rows) {
         SessionView v;
         auto it = by_id.find(s.container_id);
-        if (s.status == SessionStatus::creating) {
-            v.state = CreateLock::held(lock_file(settings_, s.name)) ? "creating" : "interrupted";
+        auto file = lock_file(s.name);
+        bool busy = SessionLock::held(file);
+        auto interrupted = busy ? std::nullopt : SessionLock::interrupted(file);
+        if (interrupted == Operation::create && s.status != SessionStatus::creating)
+            interrupted.reset();  // the create had committed its row: nothing to recover
+        if (busy) {
+            v.state = s.status == SessionStatus::creating   ? "creating"
+                      : s.status == SessionStatus::deleting ? "deleting"
+                                                            : "refreshing";
+        } else if (interrupted || s.status == SessionStatus::creating || s.status == SessionStatus::deleting) {
+            v.state = "interrupted";
         } else if (it == by_id.end()) {
             v.state = "lost";
-            if (s.status != SessionStatus::lost && s.status != SessionStatus::deleting) {
+            if (s.status != SessionStatus::lost) {
                 newly_lost.push_back(s.name);
                 s.status = SessionStatus::lost;
             }
         } else {
             v.state = it->second->status;
-            if (v.state == "exited") v.state = fmt::format("exited ({})", it->second->exit_code);
+            if (v.state == "exited") {
+                v.state = fmt::format("exited ({})", it->second->exit_code);
+                if ((it->second->exit_code == 127 || it->second->exit_code == 126) && s.last_error.empty())
+                    s.last_error = fmt::format("the agent's command '{}' was not found or not executable in image {} "
+                                               "(exit {})",
+                                               s.agent_command.empty() ? "" : s.agent_command.front(), s.image,
+                                               it->second->exit_code);
+            }
         }
-        if (s.status != SessionStatus::creating && s.status != SessionStatus::deleting) {
+        if (!busy && !interrupted && s.status != SessionStatus::creating && s.status != SessionStatus::deleting) {
             const auto paths = repo_paths(s);
             if (fs::exists(paths.git_dir)) {
                 auto synced = [&] {
@@ -546,52 +781,152 @@ Result<SessionView> SessionManager::show(const std::string& name) {
     return make_error(fmt::format("there is no session named '{}'; see 'airlock list'", name));
 }
 
-Status SessionManager::undo_all(const std::string& name, const Progress& progress) {
-    auto s = get(name);
-    if (!s) return s.error();
-    progress(fmt::format("undoing the interrupted create of {}", name));
-    return teardown(*s, true, true);  // the branch was made by that create
+// Recovers an operation a killed process left behind (the caller holds the session's lock).
+Status SessionManager::recover(const std::string& name, Operation op, const Progress& progress) {
+    auto row = store_.get(name);
+    if (!row) return row.error();
+    if (!*row) return {};  // nothing recorded: orphans on the engine are found by label
+    Session s = std::move(**row);
+    switch (op) {
+        case Operation::create:
+            if (s.status != SessionStatus::creating) return {};  // the create had committed its row
+            progress(fmt::format("undoing the interrupted create of {}", name));
+            return teardown(s, BranchMode::if_unchanged, true);  // the branch only while nobody committed on it
+        case Operation::remove: {
+            progress(fmt::format("finishing the interrupted delete of {} (its branch {} is kept)", name, s.branch));
+            // The session's commits come across first; when they cannot, its repository stays.
+            const auto paths = repo_paths(s);
+            if (fs::exists(paths.git_dir) && fs::exists(s.git_common_dir)) {
+                auto synced = [&] {
+                    SyncLock held(sync_lock_file(settings_, name));
+                    return sync_session_branch(paths, false);
+                }();
+                if (!synced || (!moves_branch(synced->action) && synced->action != SyncAction::up_to_date &&
+                                synced->action != SyncAction::refuse_no_branch))
+                    return make_error(fmt::format("its commits could not be brought into {} ({}); run 'airlock sync {} "
+                                                  "--force' or 'airlock delete {} --force'",
+                                                  s.branch, synced ? std::string(to_string(synced->action))
+                                                                   : synced.error().message,
+                                                  name, name));
+            }
+            return teardown(s, BranchMode::keep, false);
+        }
+        case Operation::refresh: {
+            progress(fmt::format("finishing the interrupted refresh of {}", name));
+            auto mine = session_containers(name);
+            if (!mine) return mine.error();
+            bool next_recorded = false, other = false;
+            for (const auto& c : *mine) {
+                if (c.id == s.container_id) next_recorded = c.name.ends_with("-next");
+                else other = true;
+            }
+            auto st = finish_refresh(s, progress);
+            if (st && !next_recorded && !other)
+                // Killed before a new container was made: the old one runs on, but its proxy
+                // token may have been renewed already.
+                (void)store_.set_status(name, SessionStatus::running,
+                                        fmt::format("a refresh was interrupted; if the agent's requests fail with 407, "
+                                                    "run 'airlock refresh {}'",
+                                                    name));
+            return st;
+        }
+    }
+    return {};
 }
 
 Result<std::vector<SessionManager::Problem>> SessionManager::reconcile(bool fix, const Progress& progress) {
     std::vector<Problem> problems;
     auto rows = store_.list();
     if (!rows) return rows.error();
-    auto containers = backend_.list({{kHomeLabel, settings_.home}});
-    if (!containers) return containers.error();
     std::map<std::string, const Session*> by_name;
     for (const auto& s : *rows) by_name[s.name] = &s;
+
+    // Interrupted operations first: each recovered under the session's lock.
+    std::set<std::string> busy;
+    std::vector<std::string> names;
+    for (const auto& s : *rows) names.push_back(s.name);
+    {
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(settings_.sessions_dir, ec)) {
+            auto file = e.path().filename().string();
+            // <name>.lock only: not <name>.sync.lock, .start.lock or anything else.
+            if (file.size() > 5 && file.ends_with(".lock") && validate_session_name(file.substr(0, file.size() - 5)))
+                names.push_back(file.substr(0, file.size() - 5));
+        }
+    }
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    for (const auto& name : names) {
+        auto file = lock_file(name);
+        if (SessionLock::held(file)) {
+            busy.insert(name);
+            continue;
+        }
+        auto row = by_name.find(name);
+        auto op = SessionLock::interrupted(file);
+        if (!op && row != by_name.end()) {  // a row left mid-way without a lock file
+            if (row->second->status == SessionStatus::creating) op = Operation::create;
+            if (row->second->status == SessionStatus::deleting) op = Operation::remove;
+        }
+        if (!op) continue;
+        if (!fix) {
+            if (row == by_name.end()) continue;  // a lock file alone: nothing to report
+            if (*op == Operation::create && row->second->status != SessionStatus::creating) continue;
+            problems.push_back({fmt::format("the {} of session {} was interrupted", to_string(*op), name),
+                                "airlock doctor --fix"});
+            busy.insert(name);
+            continue;
+        }
+        std::optional<Operation> seen;
+        auto lock = SessionLock::take(file, *op, &seen);
+        if (!lock) {
+            busy.insert(name);
+            continue;
+        }
+        if (auto st = recover(name, *op, progress); !st) {
+            lock->keep_file();
+            problems.push_back({fmt::format("could not finish the interrupted {} of {}: {}", to_string(*op), name,
+                                            st.error().message),
+                                "airlock doctor --fix"});
+            busy.insert(name);
+        }
+    }
+
+    rows = store_.list();
+    if (!rows) return rows.error();
+    by_name.clear();
+    for (const auto& s : *rows) by_name[s.name] = &s;
+    auto containers = backend_.list({{kHomeIdLabel, home_id()}});
+    if (!containers) return containers.error();
 
     for (const auto& c : *containers) {
         auto label = c.labels.find(kSessionLabel);
         std::string session = label == c.labels.end() ? "" : label->second;
+        if (busy.count(session)) continue;
         auto row = by_name.find(session);
-        bool orphan = row == by_name.end() ||
-                      (row->second->status != SessionStatus::creating && row->second->container_id != c.id &&
-                       c.name != container_name(session) + "-next");
+        bool orphan = row == by_name.end() || row->second->container_id != c.id;
         if (!orphan) continue;
-        if (fix) {
-            progress(fmt::format("removing orphan container {}", c.name));
-            if (auto st = backend_.remove(c.id, true); !st) return st.error();
-        } else {
+        if (!fix) {
             problems.push_back({fmt::format("container {} belongs to no session", c.name), "airlock doctor --fix"});
+            continue;
         }
+        // Under the session's lock, and only if the store still does not know it.
+        std::optional<SessionLock> lock;
+        if (!session.empty() && validate_session_name(session)) {
+            auto taken = SessionLock::take(lock_file(session), Operation::remove);
+            if (!taken) continue;
+            lock.emplace(std::move(*taken));
+        }
+        auto now = session.empty() ? Result<std::optional<Session>>(std::optional<Session>{}) : store_.get(session);
+        if (!now || (*now && (*now)->container_id == c.id)) continue;
+        progress(fmt::format("removing orphan container {}", c.name));
+        if (auto st = backend_.remove(c.id, true); !st) return st.error();
     }
     std::map<std::string, bool> has_container;
     for (const auto& c : *containers) has_container[c.id] = true;
     std::vector<std::string> newly_lost;
     for (const auto& s : *rows) {
-        if (s.status == SessionStatus::creating || s.status == SessionStatus::deleting) {
-            if (CreateLock::held(lock_file(settings_, s.name))) continue;
-            if (fix) {
-                if (auto st = undo_all(s.name, progress); !st) return st.error();
-            } else {
-                problems.push_back({fmt::format("session {} was interrupted while being {}", s.name,
-                                                s.status == SessionStatus::creating ? "created" : "deleted"),
-                                    "airlock doctor --fix"});
-            }
-            continue;
-        }
+        if (busy.count(s.name)) continue;
         if (!has_container.count(s.container_id)) {
             if (fix && s.status != SessionStatus::lost) {
                 progress(fmt::format("marking {} as lost (its container is gone)", s.name));
@@ -603,13 +938,16 @@ Result<std::vector<SessionManager::Problem>> SessionManager::reconcile(bool fix,
         }
     }
     mark_lost(newly_lost);
-    // Home volumes without a session.
-    auto volumes = backend_.list_volumes({{kHomeLabel, settings_.home}});
+    // Home volumes of this home without a session.
+    auto volumes = backend_.list_volumes({{kHomeIdLabel, home_id()}});
     if (volumes) {
         for (const auto& v : *volumes) {
             auto label = v.labels.find(kSessionLabel);
-            if (label == v.labels.end() || by_name.count(label->second)) continue;
+            if (label == v.labels.end() || by_name.count(label->second) || busy.count(label->second)) continue;
             if (fix) {
+                auto taken = SessionLock::take(lock_file(label->second), Operation::remove);
+                if (!taken) continue;
+                if (auto now = store_.get(label->second); !now || *now) continue;
                 progress(fmt::format("removing orphan volume {}", v.name));
                 (void)backend_.remove_volume(v.name);
             } else {

@@ -2,7 +2,9 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cerrno>
 #include <system_error>
 
@@ -71,28 +73,30 @@ Status validate_session_name(std::string_view name) {
     }
     if (name.size() > kMaxSessionNameLength) {
         return make_error(fmt::format("session name '{}' is too long ({} characters); {}",
-                                      printable(name), name.size(), kAllowed));
+                                      escape_controls(name), name.size(), kAllowed));
     }
-    for (char c : name) {
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        char c = name[i];
         if (!is_slug_char(c) && c != '-') {
+            std::size_t n = std::max<std::size_t>(1, utf8_length(name, i));
             std::string shown = (c >= 'A' && c <= 'Z')
                                     ? fmt::format("the upper-case letter '{}'", c)
-                                    : fmt::format("'{}'", printable(std::string_view(&c, 1)));
-            return make_error(fmt::format("session name '{}' contains {}; {}", printable(name),
+                                    : fmt::format("'{}'", escape_controls(name.substr(i, n)));
+            return make_error(fmt::format("session name '{}' contains {}; {}", escape_controls(name),
                                           shown, kAllowed));
         }
     }
     if (name.front() == '-') {
         return make_error(
-            fmt::format("session name '{}' starts with '-'; {}", printable(name), kAllowed));
+            fmt::format("session name '{}' starts with '-'; {}", escape_controls(name), kAllowed));
     }
     if (name.back() == '-') {
         return make_error(
-            fmt::format("session name '{}' ends with '-'; {}", printable(name), kAllowed));
+            fmt::format("session name '{}' ends with '-'; {}", escape_controls(name), kAllowed));
     }
     if (name.find("--") != std::string_view::npos) {
         return make_error(
-            fmt::format("session name '{}' contains '--'; {}", printable(name), kAllowed));
+            fmt::format("session name '{}' contains '--'; {}", escape_controls(name), kAllowed));
     }
     return {};
 }

@@ -54,6 +54,16 @@ std::string git_message() {
     return e && e->message ? e->message : "unknown libgit2 error";
 }
 
+// One shell word: 'text' with every ' as '\'' (for commands we suggest to the user).
+std::string shell_quote(std::string_view text) {
+    std::string out = "'";
+    for (char c : text) {
+        if (c == '\'') out += "'\\''";
+        else out += c;
+    }
+    return out + "'";
+}
+
 // "/repo/.git/" -> "/repo/.git" (libgit2 reports directories with a trailing '/').
 fs::path dir_path(const char* p) {
     std::string s = p ? p : "";
@@ -185,8 +195,8 @@ Result<std::string> resolve_base(const fs::path& repo_root, std::string_view ref
     if (rc != 0) {
         return make_error(fmt::format(
             "--base '{}' is not a branch, tag or commit in {}: {}; check the name with "
-            "'git -C {} rev-parse {}'",
-            spec, repo_root.string(), git_message(), repo_root.string(), spec));
+            "git -C {} rev-parse --verify {}",
+            spec, repo_root.string(), git_message(), shell_quote(repo_root.string()), shell_quote(spec)));
     }
     git_object* peeled_raw = nullptr;
     rc = git_object_peel(&peeled_raw, obj.get(), GIT_OBJECT_COMMIT);
@@ -445,6 +455,32 @@ Result<std::string> branch_head(const fs::path& repo_root, std::string_view bran
     }
     ObjectPtr obj(obj_raw);
     return oid_hex(*git_object_id(obj.get()));
+}
+
+}  // namespace airlock::session
+
+namespace airlock::session {
+
+Result<bool> is_merged(const fs::path& repo_root, std::string_view commit) {
+    auto repo = open_repo(repo_root);
+    if (!repo) return repo.error();
+    git_oid target{};
+    const std::string commit_s(commit);
+    if (git_oid_fromstr(&target, commit_s.c_str()) != 0)
+        return make_error(fmt::format("'{}' is not a commit id", commit_s));
+    git_reference* raw = nullptr;
+    if (git_repository_head(&raw, repo->get()) != 0) return false;  // unborn or detached oddly: not merged
+    RefPtr head(raw);
+    git_object* obj_raw = nullptr;
+    if (git_reference_peel(&obj_raw, head.get(), GIT_OBJECT_COMMIT) != 0) return false;
+    ObjectPtr obj(obj_raw);
+    const git_oid* head_id = git_object_id(obj.get());
+    if (git_oid_equal(head_id, &target)) return true;
+    int rc = git_graph_descendant_of(repo->get(), head_id, &target);
+    if (rc < 0)
+        return make_error(fmt::format("could not compare '{}' with HEAD in {}: {}", commit_s, repo_root.string(),
+                                      git_message()));
+    return rc == 1;
 }
 
 }  // namespace airlock::session

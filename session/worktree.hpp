@@ -74,4 +74,8 @@ Result<bool> has_uncommitted_changes(const std::filesystem::path& worktree_path)
 // The full hex id the local branch `branch` points to. Error when it does not exist.
 Result<std::string> branch_head(const std::filesystem::path& repo_root, std::string_view branch);
 
+// Is `commit` (full hex id) HEAD of the repository at `repo_root`, or an ancestor of it?
+// ("merged" as `git branch -d` means it.) An unborn HEAD: false.
+Result<bool> is_merged(const std::filesystem::path& repo_root, std::string_view commit);
+
 }  // namespace airlock::session

@@ -471,7 +471,8 @@ void Parser::parse_docker(const Section& s, DockerSettings& docker) const {
         docker.memory = text;
     }
     if (auto pids = s.integer("pids_limit")) {
-        if (*pids <= 0) s.fail(*s.get("pids_limit"), "pids_limit", fmt::format("must be greater than 0 (got {})", *pids));
+        if (auto checked = docker::check_pids_limit(*pids, "pids_limit"); !checked)
+            s.fail(*s.get("pids_limit"), "pids_limit", fmt::format("is invalid: {}", checked.error().message));
         docker.pids_limit = *pids;
     }
     if (auto network = s.string("network")) {

@@ -1,7 +1,6 @@
 #include "config_file.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -79,24 +78,6 @@ Status replace_file_atomically(const fs::path& file, std::string_view text, unsi
         ::close(dfd);
     }
     return {};
-}
-
-Result<FileLock> FileLock::acquire(const fs::path& lock_file) {
-    std::error_code ec;
-    fs::create_directories(lock_file.parent_path(), ec);
-    int fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return make_error(fmt::format("cannot open {}: {}", lock_file.string(), std::strerror(errno)));
-    while (::flock(fd, LOCK_EX) != 0) {
-        if (errno == EINTR) continue;
-        int e = errno;
-        ::close(fd);
-        return make_error(fmt::format("cannot lock {}: {}", lock_file.string(), std::strerror(e)));
-    }
-    return FileLock(fd);
-}
-
-FileLock::~FileLock() {
-    if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace airlock

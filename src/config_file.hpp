@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "airlock/result.hpp"
+#include "file_lock.hpp"  // FileLock, for callers that edit the file under a lock
 
 namespace airlock {
 
@@ -20,19 +21,5 @@ Result<std::optional<std::string>> read_text_file(const std::filesystem::path& f
 Status replace_file_atomically(const std::filesystem::path& file, std::string_view text, unsigned mode = 0600,
                                bool keep_mode = true);
 
-// An exclusive flock on `lock_file` (created 0600), held until destruction.
-class FileLock {
-public:
-    static Result<FileLock> acquire(const std::filesystem::path& lock_file);
-    FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-    FileLock(const FileLock&) = delete;
-    FileLock& operator=(const FileLock&) = delete;
-    FileLock& operator=(FileLock&&) = delete;
-    ~FileLock();
-
-private:
-    explicit FileLock(int fd) : fd_(fd) {}
-    int fd_ = -1;
-};
 
 }  // namespace airlock

@@ -116,7 +116,8 @@ Result<std::int64_t> parse_memory(std::string_view text, std::string_view what) 
     else if (unit == "g") shift = 30;
     else if (unit == "t") shift = 40;
     if (digits_end == 0 || shift < 0)
-        return make_error(fmt::format("{} '{}': expected a number with an optional unit k, m or g, e.g. 512m or 4g",
+        return make_error(fmt::format("{} '{}': expected a number with an optional unit b, k, m, g or t (or kb, mb, "
+                                      "gb, tb; powers of 1024, any case), e.g. 512m or 4g",
                                       what, text));
     auto number = to_int64(std::string_view(s).substr(0, digits_end));
     if (!number || *number > (std::numeric_limits<std::int64_t>::max() >> shift))
@@ -125,6 +126,14 @@ Result<std::int64_t> parse_memory(std::string_view text, std::string_view what) 
     if (bytes < kMinMemory)
         return make_error(fmt::format("{} '{}': below Docker's minimum memory limit of 6m", what, text));
     return bytes;
+}
+
+Result<std::int64_t> check_pids_limit(std::int64_t value, std::string_view what) {
+    if (value < kMinPidsLimit)
+        return make_error(fmt::format("{} {}: must be at least {} (the container's init, the agent and its shell need "
+                                      "processes; 0 does not mean unlimited)",
+                                      what, value, kMinPidsLimit));
+    return value;
 }
 
 Result<double> parse_cpus(std::string_view text, std::string_view what) {

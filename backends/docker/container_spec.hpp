@@ -26,8 +26,17 @@ std::int64_t nano_cpus(double cpus);
 
 // "123" (bytes), "1024k", "512m", "4g", "1t"; units are case-insensitive and may end in
 // "b" ("512mb"). At least 6m (Docker refuses less). `what` names the setting in messages:
-// "--memory-limit '4x': expected a number with an optional unit k, m or g, e.g. 512m or 4g".
+// "--memory-limit '4x': expected a number with an optional unit b, k, m, g or t (or kb, mb,
+// gb, tb; powers of 1024), e.g. 512m or 4g".
 Result<std::int64_t> parse_memory(std::string_view text, std::string_view what = "--memory-limit");
+
+// The smallest process limit a session may have: the init, the agent and a shell need a few,
+// and a limit of 1 kills the container at once (its init cannot fork).
+inline constexpr std::int64_t kMinPidsLimit = 32;
+
+// A process limit from --pids-limit or [docker] pids_limit: at least kMinPidsLimit. (0 and
+// negative values are errors, not "unlimited".) `what` names the setting in messages.
+Result<std::int64_t> check_pids_limit(std::int64_t value, std::string_view what = "--pids-limit");
 
 // "2", "0.5", "1.25": a positive decimal with at most 9 decimal places.
 Result<double> parse_cpus(std::string_view text, std::string_view what = "--cpu-limit");

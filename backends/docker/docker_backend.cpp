@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <optional>
 
 #include "backends/docker/container_spec.hpp"
@@ -135,6 +136,36 @@ std::optional<int> exit_code_from_status(std::string_view status) {
         return static_cast<int>(value);
     }
     return std::nullopt;
+}
+
+// ---- A tar of one directory entry ---------------------------------------------------
+
+std::string directory_owner_tar(std::string_view name, std::uint32_t uid, std::uint32_t gid, unsigned mode,
+                                std::int64_t mtime) {
+    std::string header(512, '\0');
+    auto field = [&](std::size_t at, std::size_t width, std::string_view text) {
+        header.replace(at, text.size(), text);
+        (void)width;
+    };
+    auto octal = [&](std::size_t at, std::size_t width, std::uint64_t value) {
+        field(at, width, fmt::format("{:0{}o}", value, width - 1));  // digits, then the NUL already there
+    };
+    field(0, 100, std::string(name) + "/");
+    octal(100, 8, mode & 07777);
+    octal(108, 8, uid);
+    octal(116, 8, gid);
+    octal(124, 12, 0);  // size
+    octal(136, 12, static_cast<std::uint64_t>(mtime < 0 ? 0 : mtime));
+    header[156] = '5';  // directory
+    field(257, 6, std::string_view("ustar\0", 6));
+    field(263, 2, "00");
+    header.replace(148, 8, 8, ' ');
+    unsigned sum = 0;
+    for (unsigned char c : header) sum += c;
+    field(148, 8, fmt::format("{:06o}", sum));
+    header[154] = '\0';
+    header[155] = ' ';
+    return header + std::string(1024, '\0');  // two zero blocks end the archive
 }
 
 // ---- The backend -------------------------------------------------------------------
@@ -497,6 +528,38 @@ public:
             return make_error(fmt::format("volume '{}' is in use by a container; remove the container first ({})",
                                           name, engine_message(r->body)));
         return failure(fmt::format("cannot remove volume '{}'", name), *r);
+    }
+
+    Result<std::optional<VolumeInfo>> inspect_volume(const std::string& name) override {
+        auto r = call("GET", "/volumes/" + encode(name));
+        if (!r) return r.error();
+        if (r->status == 404) return std::optional<VolumeInfo>{};
+        if (r->status != 200) return failure(fmt::format("cannot inspect volume '{}'", name), *r);
+        auto doc = parse(r->body, "volume " + name);
+        if (!doc) return doc.error();
+        return std::optional<VolumeInfo>(VolumeInfo{str(member(*doc, "Name")), string_map(member(*doc, "Labels")), -1, {}});
+    }
+
+    Status set_owner(const std::string& id, const std::vector<std::string>& paths, std::uint32_t uid,
+                     std::uint32_t gid) override {
+        for (const auto& path : paths) {
+            auto slash = path.find_last_of('/', path.size() > 1 ? path.size() - 2 : 0);
+            std::string parent = slash == 0 ? "/" : path.substr(0, slash);
+            std::string base = path.substr(slash + 1);
+            while (!base.empty() && base.back() == '/') base.pop_back();
+            if (path.empty() || path.front() != '/' || slash == std::string::npos || base.empty() || base.size() > 98)
+                return make_error(fmt::format("cannot set the owner of '{}': expected an absolute directory path", path));
+            EngineRequest req;
+            req.method = "PUT";
+            req.target = "/containers/" + encode(id) + "/archive?path=" + encode(parent);
+            req.body = directory_owner_tar(base, uid, gid, 0755, static_cast<std::int64_t>(std::time(nullptr)));
+            req.headers["Content-Type"] = "application/x-tar";
+            auto r = client_.request(req);
+            if (!r) return r.error();
+            if (r->status != 200)
+                return failure(fmt::format("cannot make {} in container '{}' owned by {}:{}", path, id, uid, gid), *r);
+        }
+        return {};
     }
 
     Result<std::vector<std::string>> bridge_gateways() override {

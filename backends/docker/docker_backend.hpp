@@ -3,6 +3,7 @@
 // compatible socket), plus where to find the engine (DOCKER_HOST) and the logs stream format.
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -31,6 +32,13 @@ std::unique_ptr<Backend> make_docker_backend(const EngineEndpoint& endpoint);
 // The exit code in the "Status" text of a /containers/json entry: "Exited (3) 2 seconds ago"
 // -> 3 (also "Restarting (N) ..."); nullopt for any other text ("Up 5 minutes", "Created").
 std::optional<int> exit_code_from_status(std::string_view status);
+
+// A tar archive of one directory entry "<name>/" owned by uid:gid with `mode` and `mtime`:
+// extracted by the engine into the parent of a directory (PUT /containers/{id}/archive), it
+// sets that directory's owner and mode and adds nothing. (An entry "./" extracted at the
+// directory itself is ignored by the engine.) `name` must be shorter than 99 bytes.
+std::string directory_owner_tar(std::string_view name, std::uint32_t uid, std::uint32_t gid, unsigned mode,
+                                std::int64_t mtime);
 
 // The stream format of logs/attach for a container without a TTY: frames of an 8-byte header
 // (stream: 0 stdin, 1 stdout, 2 stderr, 3 engine error; three zero bytes; big-endian payload

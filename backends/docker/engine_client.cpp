@@ -263,11 +263,11 @@ struct EngineClient::Impl {
         http::request<http::string_body> req{verb, prefix + r.target, 11};
         req.set(http::field::host, endpoint.kind == EngineEndpoint::tcp ? endpoint.host : std::string("docker"));
         req.set(http::field::user_agent, "airlock");
-        for (const auto& [name, value] : r.headers) req.set(name, value);
         if (!r.body.empty()) {
-            req.set(http::field::content_type, "application/json");
+            req.set(http::field::content_type, "application/json");  // unless a header below says otherwise
             req.body() = r.body;
         }
+        for (const auto& [name, value] : r.headers) req.set(name, value);
         req.prepare_payload();
         std::string what = r.method + " " + r.target.substr(0, r.target.find('?'));
 

@@ -2,34 +2,57 @@
 // Text that came from outside (a client's SNI, a request target, a file name, a command's
 // stderr, a name typed on the command line) as it may appear in a log line or a message:
 // the one place that decides how control characters are shown. Two policies:
-//  - escape_controls: control characters as "\xNN", everything else (UTF-8) kept: log lines,
-//    paths and program output, where the exact bytes matter;
+//  - escape_controls: control characters and stray bytes as "\xNN", printable ASCII and
+//    well-formed UTF-8 kept: log lines, paths, program output, session names;
 //  - printable: anything but printable ASCII as '?': names in messages (a session or
 //    client name, a host) that must be plain ASCII anyway.
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace airlock {
 
-// Every C0 control character (0x00-0x1f) and DEL (0x7f) becomes "\xNN", so the result is
-// one line that a terminal shows as written: a newline in the input can never start a
-// forged log line, an ESC can never move the cursor. Other bytes (UTF-8 included) are kept.
-// With `max`, at most that many bytes of `s` are shown, then "...".
+// The length of the well-formed UTF-8 sequence of a printable character at s[i] (2 to 4
+// bytes: no overlong forms, surrogates or C1 controls), 0 when there is none.
+inline std::size_t utf8_length(std::string_view s, std::size_t i) {
+    auto u = static_cast<unsigned char>(s[i]);
+    std::size_t n = u >= 0xc2 && u <= 0xdf ? 2 : u >= 0xe0 && u <= 0xef ? 3 : u >= 0xf0 && u <= 0xf4 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return 0;
+    std::uint32_t cp = u & (0x7f >> n);
+    for (std::size_t k = 1; k < n; ++k) {
+        auto b = static_cast<unsigned char>(s[i + k]);
+        if ((b & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (b & 0x3f);
+    }
+    bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
+    if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0)) return 0;
+    return n;
+}
+
+// Printable ASCII and well-formed UTF-8 characters as they are; every control character
+// (C0, DEL, C1) and every stray byte as "\xNN". So the result is one line that a terminal
+// shows as written: a newline in the input can never start a forged log line, an ESC can
+// never move the cursor. With `max`, at most that many bytes of `s` are shown, then "...".
 inline std::string escape_controls(std::string_view s, std::size_t max = std::string_view::npos) {
     static constexpr char hex[] = "0123456789abcdef";
+    const auto shown = s.substr(0, max);
     std::string out;
-    out.reserve(s.size());
-    for (char c : s.substr(0, max)) {
-        auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) {
+    out.reserve(shown.size());
+    for (std::size_t i = 0; i < shown.size();) {
+        auto u = static_cast<unsigned char>(shown[i]);
+        if (u >= 0x20 && u < 0x7f) {
+            out.push_back(shown[i++]);
+        } else if (auto n = utf8_length(shown, i)) {
+            out.append(shown.substr(i, n));
+            i += n;
+        } else {
             out += "\\x";
             out += hex[u >> 4];
             out += hex[u & 0xf];
-        } else {
-            out += c;
+            ++i;
         }
     }
     if (s.size() > max) out += "...";

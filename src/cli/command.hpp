@@ -13,7 +13,8 @@ namespace CLI { class App; }
 
 namespace airlock::cli {
 
-enum ExitCode : int { exit_ok = 0, exit_failure = 1, exit_usage = 2 };
+// exit_not_running: `proxy status` when no proxy runs (so scripts can tell "down" from "broken").
+enum ExitCode : int { exit_ok = 0, exit_failure = 1, exit_usage = 2, exit_not_running = 3 };
 
 // A failure to report as "airlock: error: <message>" with the given exit code.
 class CommandError : public std::runtime_error {

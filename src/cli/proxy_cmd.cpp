@@ -91,12 +91,13 @@ void run_proxy(Context& ctx, int ready_fd, std::uint16_t port, const std::string
     log("stopped");
 }
 
-void print_status(const Paths& paths) {
+// False when the proxy is not running.
+bool print_status(const Paths& paths) {
     auto running = running_proxy(paths);
     auto supervisor = running_supervisor(paths);
     if (!running) {
         fmt::print("{}\n", proxy_down_note(paths));
-        return;
+        return false;
     }
     auto stats = query_status(paths.home / "proxy.sock");
     fmt::print("proxy: running, pid {}{}\n", *running,
@@ -104,9 +105,10 @@ void print_status(const Paths& paths) {
                           : std::string(" (no supervisor: it will not come back by itself if it dies)"));
     if (!stats) {
         fmt::print("status: {}\n", stats.error().message);
-        return;
+        return true;
     }
     fmt::print("{}", *stats);
+    return true;
 }
 
 }  // namespace
@@ -160,7 +162,9 @@ void add_proxy_commands(CLI::App& app, Context& ctx) {
     });
 
     auto* status = proxy_cmd->add_subcommand("status", "pid, addresses, uptime, connections, requests");
-    status->callback([&ctx] { print_status(ctx.paths()); });
+    status->callback([&ctx] {
+        if (!print_status(ctx.paths())) ctx.exit_code = exit_not_running;
+    });
 
     auto* reload = proxy_cmd->add_subcommand("reload", "re-read credential rules and secrets (same as SIGHUP)");
     reload->callback([&ctx] {

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -25,10 +26,12 @@
 #include "credential_check.hpp"
 #include "config.hpp"
 #include "proxy/clients.hpp"
-#include "config_file.hpp"
+#include "file_lock.hpp"
 #include "proxy_process.hpp"
+#include "session/home_id.hpp"
 #include "sync_watcher.hpp"
 #include "session/manager.hpp"
+#include "session/names.hpp"
 #include "session/network.hpp"
 #include "terminal_attach.hpp"
 
@@ -81,6 +84,7 @@ struct World {
     std::optional<session::SessionStore> store;
     std::unique_ptr<StoreClients> clients;
     std::unique_ptr<session::SessionManager> manager;
+    std::string manager_home_id;  // this home's id (in container and volume names)
 };
 
 // The CA bundle containers trust: the system roots plus airlock's CA.
@@ -141,6 +145,10 @@ World open_world(Context& ctx, WorldNeeds needs = {}) {
     w.clients = std::make_unique<StoreClients>(std::move(*clients));
 
     session::ManagerSettings settings;
+    auto home_id = session::load_or_create_home_id(paths.home);
+    if (!home_id) throw CommandError(home_id.error().message);
+    settings.host.home_id = *home_id;
+    settings.max_containers = w.config.docker.max_containers;
     settings.home = paths.home.string();
     settings.worktrees_dir = paths.worktrees().string();
     settings.sessions_dir = (paths.home / "sessions").string();
@@ -174,6 +182,7 @@ World open_world(Context& ctx, WorldNeeds needs = {}) {
         // Confined containers mount this directory; it must exist before the proxy made it.
         if (auto st = ensure_run_dir(paths); !st) throw CommandError(st.error().message);
     }
+    w.manager_home_id = settings.host.home_id;
     w.manager = std::make_unique<session::SessionManager>(*w.backend, *w.store, *w.clients, std::move(settings));
     return w;
 }
@@ -185,11 +194,12 @@ std::string short_id(const std::string& id) {
     return s.substr(0, 12);
 }
 
-boost::json::object to_json(const session::SessionView& v) {
+boost::json::object to_json(const session::SessionView& v, const std::string& home_id) {
     const auto& s = v.session;
     boost::json::object o;
     o["name"] = s.name;
     o["state"] = v.state;
+    o["from_engine"] = v.from_engine;
     o["status"] = std::string(session::to_string(s.status));
     o["branch"] = s.branch;
     o["worktree"] = s.worktree;
@@ -218,7 +228,7 @@ boost::json::object to_json(const session::SessionView& v) {
     for (const auto& c : s.credentials) creds.emplace_back(c);
     o["credentials"] = std::move(creds);
     o["container_id"] = s.container_id;
-    o["container"] = session::container_name(s.name);
+    o["container"] = session::container_name(home_id, s.name);
     o["home_volume"] = s.home_volume;
     o["created_at"] = s.created_at;
     o["updated_at"] = s.updated_at;
@@ -278,7 +288,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
     struct CreateOptions {
         std::string backend = "docker", image, prompt, name, repo = ".", base, agent = "claude";
         std::string cpus, memory, pull_policy, network;
-        std::int64_t pids = -1;
+        std::int64_t pids = 0;
         bool read_only = false;
         std::vector<std::string> env, credentials;
     };
@@ -293,7 +303,9 @@ void add_session_commands(CLI::App& app, Context& ctx) {
     create->add_option("--agent", o->agent, "agent from [agent.<name>] or built-in: claude, codex, gemini, shell");
     create->add_option("--cpu-limit", o->cpus, "CPUs, e.g. 2 or 0.5 (default: [docker] cpus)");
     create->add_option("--memory-limit", o->memory, "memory, e.g. 4g or 512m (default: [docker] memory)");
-    create->add_option("--pids-limit", o->pids, "process limit (default: [docker] pids_limit)");
+    auto* pids_option = create->add_option("--pids-limit", o->pids,
+                                           fmt::format("process limit, at least {} (default: [docker] pids_limit)",
+                                                       docker::kMinPidsLimit));
     create->add_option("--pull-policy", o->pull_policy, "always | if-not-present | never (default: [docker] pull_policy)")
         ->check(CLI::IsMember({"always", "if-not-present", "never"}));
     create->add_option("--network", o->network,
@@ -303,7 +315,12 @@ void add_session_commands(CLI::App& app, Context& ctx) {
     create->add_option("--env,-e", o->env, "extra environment KEY=VALUE (repeatable; never put secrets here)");
     create->add_option("--credentials", o->credentials, "credential rules the session may use (default: all)")
         ->delimiter(',');
-    create->callback([&ctx, o] {
+    create->callback([&ctx, o, pids_option] {
+        // Usage errors first (exit 2), before anything is opened or made.
+        if (!o->name.empty())
+            if (auto st = session::validate_session_name(o->name); !st) throw CommandError(st.error().message, exit_usage);
+        if (pids_option->count() > 0)
+            if (auto p = docker::check_pids_limit(o->pids); !p) throw CommandError(p.error().message, exit_usage);
         auto w = open_world(ctx, {.ca = true, .git_identity = true});
         session::CreateRequest r;
         r.repo_path = o->repo;
@@ -327,7 +344,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
             if (auto c = docker::parse_cpus(o->cpus); !c) throw CommandError(c.error().message, exit_usage);
         if (!o->memory.empty())
             if (auto m = docker::parse_memory(o->memory); !m) throw CommandError(m.error().message, exit_usage);
-        r.pids_limit = o->pids >= 0 ? o->pids : w.config.docker.pids_limit;
+        r.pids_limit = pids_option->count() > 0 ? o->pids : w.config.docker.pids_limit;
         r.pull_policy = o->pull_policy.empty() ? w.config.docker.pull_policy : *parse_pull_policy(o->pull_policy);
         r.network = o->network.empty() ? w.config.docker.network : o->network;
         if (auto st = session::validate_network(r.network); !st) throw CommandError(st.error().message, exit_usage);
@@ -357,7 +374,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         fmt::print("created session {}\n", s->name);
         fmt::print("  branch:    {}\n", s->branch);
         fmt::print("  worktree:  {}\n", s->worktree);
-        fmt::print("  container: {} ({})\n", session::container_name(s->name), s->image);
+        fmt::print("  container: {} ({})\n", session::container_name(w.manager_home_id, s->name), s->image);
         fmt::print("  network:   {}\n", session::describe_network(s->network));
         fmt::print("attach with 'airlock attach {}', logs with 'airlock logs {} -f'\n", s->name, s->name);
         fmt::print("review with 'airlock diff {}' or 'airlock show {}' (not plain git in the worktree); "
@@ -373,18 +390,30 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         auto w = open_world(ctx);
         auto views = w.manager->list();
         if (!views) throw CommandError(views.error().message);
+        if (!views->empty() && !views->front().from_engine)
+            fmt::print(stderr, "airlock: warning: the engine did not answer; showing the store's view (STATE is the "
+                               "last recorded status)\n");
         // Sessions without the proxy have no API access: say so, on stderr with --json.
         const auto proxy_down = proxy_down_note(ctx.paths());
         if (*list_json) {
             boost::json::array a;
-            for (const auto& v : *views) a.emplace_back(to_json(v));
+            for (const auto& v : *views) a.emplace_back(to_json(v, w.manager_home_id));
             fmt::print("{}\n", boost::json::serialize(a));
             if (!proxy_down.empty()) fmt::print(stderr, "{}\n", proxy_down);
             return;
         }
-        fmt::print("{:<28} {:<14} {:<34} {:<32} {}\n", "NAME", "STATE", "BRANCH", "IMAGE", "NETWORK");
+        // Columns as wide as their longest value: long names never shift the others.
+        std::size_t wn = 4, ws = 5, wb = 6, wi = 5;
+        for (const auto& v : *views) {
+            wn = std::max(wn, v.session.name.size());
+            ws = std::max(ws, v.state.size() + (v.from_engine ? 0 : 9));
+            wb = std::max(wb, v.session.branch.size());
+            wi = std::max(wi, v.session.image.size());
+        }
+        fmt::print("{:<{}}  {:<{}}  {:<{}}  {:<{}}  {}\n", "NAME", wn, "STATE", ws, "BRANCH", wb, "IMAGE", wi, "NETWORK");
         for (const auto& v : *views)
-            fmt::print("{:<28} {:<14} {:<34} {:<32} {}\n", v.session.name, v.state, v.session.branch, v.session.image,
+            fmt::print("{:<{}}  {:<{}}  {:<{}}  {:<{}}  {}\n", v.session.name, wn,
+                       v.from_engine ? v.state : v.state + " (stored)", ws, v.session.branch, wb, v.session.image, wi,
                        session::network_column(v.session.network));
         for (const auto& v : *views)
             if (!v.branch_note.empty())
@@ -401,7 +430,9 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         auto w = open_world(ctx);
         auto v = w.manager->show(*show_name);
         if (!v) throw CommandError(v.error().message);
-        auto o2 = to_json(*v);
+        if (!v->from_engine)
+            fmt::print(stderr, "airlock: warning: the engine did not answer; showing the store's view\n");
+        auto o2 = to_json(*v, w.manager_home_id);
         const auto proxy_down = proxy_down_note(ctx.paths());
         o2["proxy"] = proxy_down.empty() ? "running" : "down";
         auto log = session::session_log(w.manager->repo_paths(v->session), v->session.base_commit, kShowCommits);
@@ -436,15 +467,55 @@ void add_session_commands(CLI::App& app, Context& ctx) {
     logs->add_flag("-f,--follow", *follow, "keep following");
     logs->callback([&ctx, logs_name, follow] {
         auto w = open_world(ctx);
-        auto s = w.manager->get(*logs_name);
-        if (!s) throw CommandError(s.error().message);
-        auto st = w.backend->logs(s->container_id, *follow, [](OutputStream stream, std::string_view data) {
+        auto id = w.manager->container_of(*logs_name);
+        if (!id) throw CommandError(id.error().message);
+        auto sink = [](OutputStream stream, std::string_view data) {
             std::fwrite(data.data(), 1, data.size(), stream == OutputStream::stderr_stream ? stderr : stdout);
             std::fflush(stream == OutputStream::stderr_stream ? stderr : stdout);
             return true;
-        });
-        if (*follow) (void)w.manager->sync(*logs_name, false);  // the container stopped: bring its commits
-        if (!st) throw CommandError(st.error().message);
+        };
+        for (;;) {
+            auto st = w.backend->logs(*id, *follow, sink);
+            if (!st) throw CommandError(st.error().message);
+            if (!*follow) return;
+            // The stream ended: the agent exited, or refresh replaced (or delete removed) the
+            // container. Follow a replacement; otherwise say why it ended.
+            std::string next;
+            for (int i = 0; i < 100; ++i) {  // a refresh records its new container before removing the old one
+                auto s = w.manager->get(*logs_name);
+                if (!s) {
+                    fmt::print(stderr, "airlock: the session {} was deleted; logs end here\n", *logs_name);
+                    return;
+                }
+                if (s->container_id != *id) {
+                    next = s->container_id;
+                    break;
+                }
+                auto c = w.backend->inspect(*id);
+                if (c && *c && (*c)->status != "running" && (*c)->status != "restarting" && (*c)->status != "removing")
+                    break;
+                if (c && !*c && i > 20) break;
+                ::usleep(100 * 1000);
+            }
+            if (next.empty()) {
+                (void)w.manager->sync(*logs_name, false);  // the container stopped: bring its commits
+                auto c = w.backend->inspect(*id);
+                if (c && *c)
+                    fmt::print(stderr, "airlock: the agent of {} exited ({}); logs end here\n", *logs_name,
+                               (*c)->exit_code);
+                else
+                    fmt::print(stderr, "airlock: the container of {} is gone; logs end here\n", *logs_name);
+                return;
+            }
+            fmt::print(stderr, "airlock: {} was refreshed; following its new container\n", *logs_name);
+            // Wait for the new container to run (or at least exist) before following it.
+            for (int i = 0; i < 300; ++i) {
+                auto c = w.backend->inspect(next);
+                if (c && *c && (*c)->status != "created") break;
+                ::usleep(100 * 1000);
+            }
+            *id = next;
+        }
     });
 
     auto attach_name = opt<std::string>();
@@ -452,9 +523,9 @@ void add_session_commands(CLI::App& app, Context& ctx) {
     attach->add_option("session", *attach_name, "session name")->required();
     attach->callback([&ctx, attach_name] {
         auto w = open_world(ctx);
-        auto s = w.manager->get(*attach_name);
-        if (!s) throw CommandError(s.error().message);
-        auto code = relay_terminal(*w.backend, s->container_id);
+        auto id = w.manager->container_of(*attach_name);
+        if (!id) throw CommandError(id.error().message);
+        auto code = relay_terminal(*w.backend, *id);
         (void)w.manager->sync(*attach_name, false);  // the agent may have committed meanwhile
         if (!code) throw CommandError(code.error().message);
     });
@@ -569,13 +640,24 @@ void add_session_commands(CLI::App& app, Context& ctx) {
     auto delete_branch = opt<bool>(false);
     auto* del = app.add_subcommand("delete", "remove container, worktree, home volume and proxy client");
     del->add_option("session", *delete_name, "session name")->required();
-    del->add_flag("--force", *force, "even with uncommitted changes, or commits that cannot be brought into airlock/<session>");
-    del->add_flag("--delete-branch", *delete_branch, "also delete the branch airlock/<session>");
+    del->add_flag("--force", *force,
+                  "even with uncommitted changes, commits that cannot be brought into airlock/<session>, or (with "
+                  "--delete-branch) commits not merged into HEAD");
+    del->add_flag("--delete-branch", *delete_branch,
+                  "also delete the branch airlock/<session> (refused when it has commits not merged into HEAD, "
+                  "unless --force)");
     del->callback([&ctx, delete_name, force, delete_branch] {
         auto w = open_world(ctx);
-        if (auto st = w.manager->remove(*delete_name, *force, *delete_branch); !st) throw CommandError(st.error().message);
-        fmt::print("deleted session {}{}\n", *delete_name,
-                   *delete_branch ? "" : fmt::format(" (branch airlock/{} kept)", *delete_name));
+        auto removed = w.manager->remove(*delete_name, *force, *delete_branch);
+        if (!removed) throw CommandError(removed.error().message);
+        if (removed->branch_deleted)
+            fmt::print("deleted session {} and branch airlock/{} (was {}; 'git branch airlock/{} {}' brings it "
+                       "back)\n",
+                       *delete_name, *delete_name, removed->branch_commit.substr(0, 12), *delete_name,
+                       removed->branch_commit.substr(0, 12));
+        else
+            fmt::print("deleted session {} (branch airlock/{} kept{})\n", *delete_name, *delete_name,
+                       removed->branch_commit.empty() ? "" : ", at " + removed->branch_commit.substr(0, 12));
     });
 
     // ---- clean-cache ----

@@ -115,11 +115,11 @@ TEST_CASE("parse_memory") {
         CAPTURE(text);
         auto r = parse_memory(text);
         REQUIRE_FALSE(r.ok());
-        CHECK(r.error().message.find("expected a number with an optional unit k, m or g, e.g. 512m or 4g") !=
+        CHECK(r.error().message.find("expected a number with an optional unit b, k, m, g or t (or kb, mb, gb, tb; powers of 1024, any case), e.g. 512m or 4g") !=
               std::string::npos);
     }
     CHECK(parse_memory("4x").error().message ==
-          "--memory-limit '4x': expected a number with an optional unit k, m or g, e.g. 512m or 4g");
+          "--memory-limit '4x': expected a number with an optional unit b, k, m, g or t (or kb, mb, gb, tb; powers of 1024, any case), e.g. 512m or 4g");
     CHECK(parse_memory("4x", "[docker] memory").error().message.starts_with("[docker] memory '4x': "));
     CHECK(parse_memory("1024k").error().message == "--memory-limit '1024k': below Docker's minimum memory limit of 6m");
     CHECK(parse_memory("123").error().message.find("minimum") != std::string::npos);
@@ -147,4 +147,16 @@ TEST_CASE("parse_cpus") {
     CHECK(parse_cpus("0.0").error().message.find("greater than 0") != std::string::npos);
     CHECK(parse_cpus("0.0000000001").error().message.find("9 decimal places") != std::string::npos);
     CHECK(parse_cpus("99999999").error().message.find("too many CPUs") != std::string::npos);
+}
+
+TEST_CASE("check_pids_limit: one rule for --pids-limit and [docker] pids_limit, at least 32") {
+    using airlock::docker::check_pids_limit;
+    CHECK(check_pids_limit(32).value() == 32);
+    CHECK(check_pids_limit(1024, "pids_limit").value() == 1024);
+    for (std::int64_t bad : {std::int64_t{0}, std::int64_t{-1}, std::int64_t{1}, std::int64_t{31}}) {
+        auto r = check_pids_limit(bad);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.find("must be at least 32") != std::string::npos);
+    }
+    CHECK(check_pids_limit(0).error().message.find("0 does not mean unlimited") != std::string::npos);
 }

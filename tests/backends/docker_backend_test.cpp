@@ -220,3 +220,23 @@ TEST_CASE("exit_code_from_status: the code in a /containers/json Status text") {
     CHECK_FALSE(exit_code_from_status("Exited (x) ago").has_value());
     CHECK_FALSE(exit_code_from_status("").has_value());
 }
+
+TEST_CASE("directory_owner_tar: one ustar directory entry the engine extracts as owner and mode") {
+    auto tar = directory_owner_tar("agent", 1234, 5678, 0755, 1700000000);
+    REQUIRE(tar.size() == 512 + 1024);
+    CHECK(tar.substr(0, 7) == std::string("agent/\0", 7));
+    CHECK(tar.substr(100, 8) == std::string("0000755\0", 8));
+    CHECK(tar.substr(108, 8) == std::string("0002322\0", 8));  // 1234
+    CHECK(tar.substr(116, 8) == std::string("0013056\0", 8));  // 5678
+    CHECK(tar.substr(124, 12) == std::string("00000000000\0", 12));
+    CHECK(tar[156] == '5');
+    CHECK(tar.substr(257, 8) == std::string("ustar\0" "00", 8));
+    // The checksum: the header's bytes summed with the checksum field as spaces.
+    std::string header = tar.substr(0, 512);
+    unsigned stored = std::stoul(header.substr(148, 6), nullptr, 8);
+    header.replace(148, 8, 8, ' ');
+    unsigned sum = 0;
+    for (unsigned char c : header) sum += c;
+    CHECK(stored == sum);
+    CHECK(tar.substr(512) == std::string(1024, '\0'));
+}

@@ -211,7 +211,7 @@ gone() { ! alive "$sup"; }
 if wait_for 30 gone && grep -q 'supervisor gives up' "$AIRLOCK_HOME/proxy.log"; then
   ok "a server that dies at once after each restart: the supervisor gives up with a clear line"
 else not_ok "the supervisor gives up on a crash loop: $(grep supervisor "$AIRLOCK_HOME/proxy.log" | tail -3)"; fi
-expect "proxy status says DOWN when the proxy is down" 0 "^proxy: DOWN \(not running\)" "$bin" proxy status
+expect "proxy status says DOWN when the proxy is down (exit 3)" 3 "^proxy: DOWN \(not running\)" "$bin" proxy status
 cp "$tmp/config.good" "$AIRLOCK_HOME/config.toml"
 expect "doctor says the proxy is DOWN" 1 "PROBLEM  proxy: DOWN \(not running\)" "$bin" doctor
 expect "proxy start after that starts it again" 0 "^proxy started" "$bin" proxy start
@@ -219,7 +219,7 @@ expect "proxy start after that starts it again" 0 "^proxy started" "$bin" proxy 
 # While the supervisor waits to restart, 'proxy start' brings it back at once.
 sup=$(pid_of proxy-supervisor.pid)
 kill -STOP "$sup"; kill -9 "$(pid_of proxy.pid)"; sleep 0.2
-expect "proxy status says DOWN while the supervisor restarts it" 0 "^proxy: DOWN, its supervisor \\(pid $sup\\) is restarting it" "$bin" proxy status
+expect "proxy status says DOWN while the supervisor restarts it (exit 3)" 3 "^proxy: DOWN, its supervisor \\(pid $sup\\) is restarting it" "$bin" proxy status
 kill -CONT "$sup"
 wait_for 10 server_up && ok "and it is back" || not_ok "the proxy is back after SIGCONT"
 

@@ -34,6 +34,10 @@ docker image inspect "$AGENT_IMAGE" >/dev/null 2>&1 || "$root/tests/images/build
 tmp=$(mktemp -d)
 tmp=$(cd "$tmp" && pwd -P)
 export AIRLOCK_HOME=$tmp/home
+# This home's id, so container names (airlock-<session>-<id>) are known up front.
+hid=r$(printf '%09d' $$ | tail -c 9)
+mkdir -p "$AIRLOCK_HOME"
+echo "$hid" >"$AIRLOCK_HOME/home-id"
 s=rs$$-attack
 s2=rs$$-linked
 s3=rs$$-exits
@@ -170,8 +174,8 @@ logs=$tmp/logs
 mkdir -p "$logs"
 al create create --agent shell --name "$s" --repo "$repo" --prompt "$(cat "$tmp/attack.sh")" >/dev/null \
   || { echo "Bail out! create failed: $(tail -3 "$logs/create.err" | tr '\n' '|')"; exit 1; }
-for _ in $(seq 240); do docker logs "airlock-$s" 2>&1 | grep -q ATTACK-DONE && break; sleep 0.5; done
-docker logs "airlock-$s" 2>&1 | tr -d '\r' >"$tmp/agent.log" || true
+for _ in $(seq 240); do docker logs "airlock-$s-$hid" 2>&1 | grep -q ATTACK-DONE && break; sleep 0.5; done
+docker logs "airlock-$s-$hid" 2>&1 | tr -d '\r' >"$tmp/agent.log" || true
 grep -q ATTACK-DONE "$tmp/agent.log" || { echo "Bail out! the attacker did not finish: $(tail -5 "$tmp/agent.log" | tr '\n' '|')"; exit 1; }
 sed 's/^/# /' "$tmp/agent.log" | grep -E '^# (ATTACK|LEGIT|AGENT)' || true
 grep -q "LEGIT commit, log, diff, status: ok" "$tmp/agent.log" && ok "inside the container: git commit, log, diff and status work" \
@@ -261,7 +265,7 @@ mkdir -p "$tmp/linked/deep"
 al create2 create --agent shell --name "$s2" --repo "$tmp/linked/deep" --base v1 \
   --prompt 'pwd > /workspace/where.txt; git add -A && git commit -q -m "agent: from linked" && echo COMMITTED; sleep 600' >/dev/null \
   || not_ok "create from a linked worktree's subdirectory with --base v1: $(tail -1 "$logs/create2.err")"
-for _ in $(seq 120); do docker logs "airlock-$s2" 2>&1 | grep -q COMMITTED && break; sleep 0.5; done
+for _ in $(seq 120); do docker logs "airlock-$s2-$hid" 2>&1 | grep -q COMMITTED && break; sleep 0.5; done
 al sync2 sync "$s2" >/dev/null || not_ok "sync $s2: $(tail -1 "$logs/sync2.err")"
 if [ "$(git -C "$repo" rev-parse "airlock/$s2^" 2>/dev/null)" = "$(git -C "$repo" rev-parse v1)" ] \
    && [ "$(git -C "$repo" show "airlock/$s2:where.txt" 2>/dev/null)" = /workspace/deep ]; then
@@ -270,7 +274,7 @@ else not_ok "linked worktree + --base: parent $(git -C "$repo" rev-parse "airloc
 # The user commits on airlock/<name> meanwhile: sync and delete refuse, list says so, --force replaces.
 mine=$(git -C "$repo" commit-tree -p "airlock/$s2" -m "user: my own" "airlock/$s2^{tree}")
 git -C "$repo" update-ref "refs/heads/airlock/$s2" "$mine"
-docker exec "airlock-$s2" sh -c 'cd /workspace && echo more > more.txt && git add more.txt && git commit -q -m "agent: more"' >/dev/null 2>&1 \
+docker exec "airlock-$s2-$hid" sh -c 'cd /workspace && echo more > more.txt && git add more.txt && git commit -q -m "agent: more"' >/dev/null 2>&1 \
   || not_ok "a second commit inside $s2"
 set +e
 "$bin" sync "$s2" >"$logs/sync3.out" 2>"$logs/sync3.err"; rc=$?
@@ -284,7 +288,7 @@ grep -q "^note: $s2: .*--force" "$logs/list3.err" && ok "list notes the branch i
 set +e
 "$bin" delete "$s2" >"$logs/del3.out" 2>"$logs/del3.err"; rc=$?
 set -e
-[ "$rc" -eq 1 ] && [ "$(grep -c . "$logs/del3.err")" -eq 1 ] && docker inspect "airlock-$s2" >/dev/null 2>&1 \
+[ "$rc" -eq 1 ] && [ "$(grep -c . "$logs/del3.err")" -eq 1 ] && docker inspect "airlock-$s2-$hid" >/dev/null 2>&1 \
   && ok "delete refuses a session whose commits cannot reach airlock/$s2 ($(cut -c1-90 "$logs/del3.err")...)" \
   || not_ok "delete of unmerged work: exit $rc, $(tr '\n' '|' <"$logs/del3.err")"
 al sync4 sync --force "$s2" >/dev/null && [ "$(git -C "$repo" log -1 --format=%s "airlock/$s2")" = "agent: more" ] \

@@ -42,6 +42,11 @@ refresh_images=()
 ghost=airlock-$run-ghost
 cache_name=$run-cache
 export AIRLOCK_HOME=$tmp/home
+# This home's id (airlock makes one on first use; set here so names are known up front):
+# containers are airlock-<session>-<id>, home volumes airlock-home-<session>-<id>.
+hid=t$(printf '%09d' $$ | tail -c 9)
+mkdir -p "$AIRLOCK_HOME"
+echo "$hid" >"$AIRLOCK_HOME/home-id"
 
 cleanup() {
   set +e
@@ -176,11 +181,11 @@ snapshot() {
 # gone NAME SESSION [BRANCH=kept|deleted]: nothing of SESSION remains (but the branch, if kept)
 gone() {
   local name=$1 s=$2 branch=${3:-kept} left=()
-  docker inspect "airlock-$s" >/dev/null 2>&1 && left+=("container airlock-$s")
-  docker inspect "airlock-$s-next" >/dev/null 2>&1 && left+=("container airlock-$s-next")
+  docker inspect "airlock-$s-$hid" >/dev/null 2>&1 && left+=("container airlock-$s")
+  docker inspect "airlock-$s-$hid-next" >/dev/null 2>&1 && left+=("container airlock-$s-next")
   [ -z "$(docker ps -aq --filter "label=dev.airlock.session=$s" --filter "label=dev.airlock.home=$AIRLOCK_HOME")" ] \
     || left+=("a container labelled $s")
-  docker volume inspect "airlock-home-$s" >/dev/null 2>&1 && left+=("volume airlock-home-$s")
+  docker volume inspect "airlock-home-$s-$hid" >/dev/null 2>&1 && left+=("volume airlock-home-$s")
   [ -e "$AIRLOCK_HOME/worktrees/$s" ] && left+=("worktree dir")
   git -C "$repo" worktree list --porcelain | grep -q "/worktrees/$s\$" && left+=("git worktree entry")
   [ -e "$gitdir/worktrees/$s" ] && left+=("$gitdir/worktrees/$s")
@@ -260,7 +265,7 @@ grep -q '^proxy started' <<<"$aerr" && ok "create started the proxy in the backg
   || not_ok "create says it started the proxy: $(short "$aerr")"
 [ -s "$AIRLOCK_HOME/proxy.pid" ] && kill -0 "$(cat "$AIRLOCK_HOME/proxy.pid")" 2>/dev/null \
   && ok "the proxy runs after create (pid $(cat "$AIRLOCK_HOME/proxy.pid"))" || not_ok "the proxy runs after create"
-c1=airlock-$s1
+c1=airlock-$s1-$hid
 wt1=$AIRLOCK_HOME/worktrees/$s1
 
 # Wait for the agent's commit.
@@ -333,8 +338,8 @@ json_check "mounts: the session repository's hooks and config read-only; of the 
   "(lambda m: m['/airlock/git/hooks'][2] is False and m['/airlock/git/config'][2] is False and m['$gitdir/objects'][1:3] == ('$gitdir/objects', False) and '$gitdir' not in m and not any(k.startswith('$gitdir') and v[2] for k, v in m.items()))($mounts_expr)"
 json_check "mounts: /etc/airlock/ca.pem, ca-bundle.pem, hooks read-only" "$tmp/inspect1.json" \
   "(lambda m: m['/etc/airlock/ca.pem'][1:3] == ('$AIRLOCK_HOME/ca/ca.pem', False) and m['/etc/airlock/ca-bundle.pem'][2] is False and m['/etc/airlock/hooks'][2] is False)($mounts_expr)"
-json_check "mounts: /home/agent is the volume airlock-home-$s1, the cache volume at its target" "$tmp/inspect1.json" \
-  "(lambda m: m['/home/agent'][0] == 'volume' and m['/home/agent'][3] == 'airlock-home-$s1' and m['/var/cache/airlock-it'][3] == 'airlock-cache-$cache_name')($mounts_expr)"
+json_check "mounts: /home/agent is the volume airlock-home-$s1-$hid, the cache volume at its target" "$tmp/inspect1.json" \
+  "(lambda m: m['/home/agent'][0] == 'volume' and m['/home/agent'][3] == 'airlock-home-$s1-$hid' and m['/var/cache/airlock-it'][3] == 'airlock-cache-$cache_name')($mounts_expr)"
 json_check "no mount exposes the CA key, the secrets dir or the whole home" "$tmp/inspect1.json" \
   "not any(m.get('Source', '') in ('$AIRLOCK_HOME', '$AIRLOCK_HOME/secrets', '$AIRLOCK_HOME/ca', '$AIRLOCK_HOME/ca/ca-key.pem') or 'secrets' in m.get('Source', '') for m in e[0]['Mounts'])"
 json_check "env: placeholder key, proxy URL with the session's token, CA variables, --env" "$tmp/inspect1.json" \
@@ -386,7 +391,7 @@ if [ "$rc" -eq 0 ]; then
   json_check "show --json: name, state, branch, worktree, repo, subdir, base commit" "$tmp/show1.json" \
     "e['name'] == '$s1' and e['state'] == 'running' and e['status'] == 'running' and e['branch'] == 'airlock/$s1' and e['worktree'] == '$wt1' and e['repo'] == '$repo' and e['subdir'] == 'sub' and e['base_commit'] == '$initial'"
   json_check "show --json: image, image id, container, home volume, agent, prompt" "$tmp/show1.json" \
-    "e['image'] == '$AGENT_IMAGE' and e['image_id'] == '$image1' and e['container_id'] == '$id1' and e['container'] == '$c1' and e['home_volume'] == 'airlock-home-$s1' and e['agent'] == 'shell' and e['agent_command'] == ['sh', '-c'] and e['prompt'] == open('$tmp/prompt1.txt').read()"
+    "e['image'] == '$AGENT_IMAGE' and e['image_id'] == '$image1' and e['container_id'] == '$id1' and e['container'] == '$c1' and e['home_volume'] == 'airlock-home-$s1-$hid' and e['agent'] == 'shell' and e['agent_command'] == ['sh', '-c'] and e['prompt'] == open('$tmp/prompt1.txt').read()"
   json_check "show --json: the stored limits and options" "$tmp/show1.json" \
     "e['cpus'] == '0.5' and e['memory'] == '256m' and e['pids_limit'] == 128 and e['pull_policy'] == 'never' and e['network'] == 'bridge' and e['read_only'] is False and e['env'] == ['AIRLOCK_TEST_VAR=hello world'] and e['credentials'] == ['anthropic']"
 else not_ok "show --json (exit $rc): $(short "$aerr")"; fi
@@ -410,7 +415,7 @@ s4=$run-stdin
 sessions+=("$s4")
 alx create4 create --agent stdin-cat --name "$s4" --repo "$repo" --prompt "$prompt1"
 if [ "$rc" -eq 0 ]; then
-  for _ in $(seq 100); do [ -s "$AIRLOCK_HOME/worktrees/$s4/stdin-prompt.txt" ] && grep -q stdin-done < <(docker logs "airlock-$s4" 2>&1) && break; sleep 0.2; done
+  for _ in $(seq 100); do [ -s "$AIRLOCK_HOME/worktrees/$s4/stdin-prompt.txt" ] && grep -q stdin-done < <(docker logs "airlock-$s4-$hid" 2>&1) && break; sleep 0.2; done
   cmp -s "$tmp/prompt1.txt" "$AIRLOCK_HOME/worktrees/$s4/stdin-prompt.txt" && ok "prompt = stdin: the agent read the prompt exactly on stdin" \
     || not_ok "prompt = stdin: the agent's stdin differs from the prompt: $(head -c 200 "$AIRLOCK_HOME/worktrees/$s4/stdin-prompt.txt" 2>&1 | tr '\n' '|')"
   alx del4 delete --force --delete-branch "$s4"
@@ -443,7 +448,7 @@ sessions+=("$s2")
 alx create2 create --agent shell --name "$s2" --repo "$repo" --image "$refresh_tag" --read-only --cpu-limit 1.5 \
   --memory-limit 300m --pids-limit 100 --env REFRESH_VAR=kept --prompt 'echo "s2 up"; sleep 600'
 if [ "$rc" -eq 0 ]; then ok "create $s2 (--read-only, image $refresh_tag)"; else not_ok "create $s2 (exit $rc): $(short "$aerr")"; fi
-c2=airlock-$s2
+c2=airlock-$s2-$hid
 wt2=$AIRLOCK_HOME/worktrees/$s2
 inspect "$c2" "$tmp/inspect2a.json"
 json_check "--read-only: ReadonlyRootfs, with a tmpfs /tmp" "$tmp/inspect2a.json" \
@@ -525,17 +530,17 @@ bad "--cpu-limit abc" 2 "abc" create --agent shell --name "$run-bad5" --repo "$r
 bad "--pull-policy sometimes" 2 "pull-policy|sometimes" create --agent shell --name "$run-bad6" --repo "$repo" --pull-policy sometimes --prompt true
 bad "an unknown agent" 2 "agent" create --agent nosuchagent --name "$run-bad7" --repo "$repo" --prompt true
 bad "an unknown --credentials rule" 2 "credential" create --agent shell --name "$run-bad8" --repo "$repo" --credentials nosuch --prompt true
-bad "a bad session name" 1 "name" create --agent shell --name "Bad_Name" --repo "$repo" --prompt true
+bad "a bad session name (usage: exit 2)" 2 "name" create --agent shell --name "Bad_Name" --repo "$repo" --prompt true
 bad "a name collision" 1 "exists|already" create --agent shell --name "$s1" --repo "$repo" --prompt true
 bad "a --base that does not exist" 1 "nosuchref|base|ref" create --agent shell --name "$run-bad9" --repo "$repo" --base nosuchref --prompt true
 bad "a network that does not exist" 1 "network|airlock-no-such-net" create --agent shell --name "$run-bad11" --repo "$repo" --network airlock-no-such-net --prompt true
 taken=$run-taken
-docker create --name "airlock-$taken" "$BUSYBOX_IMAGE" true >/dev/null
-bad "a container name already taken on the engine" 1 "in use|already|airlock-$taken" create --agent shell --name "$taken" --repo "$repo" --prompt true
-[ -n "$(docker ps -aq --filter "name=^airlock-$taken\$" --filter label=dev.airlock.home)" ] && not_ok "airlock labelled someone else's container"
-docker inspect "airlock-$taken" >/dev/null 2>&1 && ok "the foreign container airlock-$taken is left alone" \
-  || not_ok "airlock removed the foreign container airlock-$taken"
-docker rm -f "airlock-$taken" >/dev/null 2>&1 || true
+docker create --name "airlock-$taken-$hid" "$BUSYBOX_IMAGE" true >/dev/null
+bad "a container name already taken on the engine" 1 "in use|already|airlock-$taken-$hid" create --agent shell --name "$taken" --repo "$repo" --prompt true
+[ -n "$(docker ps -aq --filter "name=^airlock-$taken-$hid\$" --filter label=dev.airlock.home)" ] && not_ok "airlock labelled someone else's container"
+docker inspect "airlock-$taken-$hid" >/dev/null 2>&1 && ok "the foreign container airlock-$taken-$hid is left alone" \
+  || not_ok "airlock removed the foreign container airlock-$taken-$hid"
+docker rm -f "airlock-$taken-$hid" >/dev/null 2>&1 || true
 set +e
 DOCKER_HOST=unix:///nonexistent "$bin" create --agent shell --name "$run-bad10" --repo "$repo" --prompt true \
   >"$logs/bad-dockerhost.out" 2>"$logs/bad-dockerhost.err"
@@ -651,7 +656,7 @@ alx create-gitid create --agent shell --name "$sg" --repo "$repo" --prompt 'slee
 if [ "$rc" -eq 0 ]; then
   grep -qx 'config --get user.name' "$tmp/git-calls" && grep -qx 'config --get user.email' "$tmp/git-calls" \
     && ok "create reads the git identity with git config" || not_ok "create's git calls: $(short "$(cat "$tmp/git-calls")")"
-  genv=$(docker inspect -f '{{join .Config.Env "\n"}}' "airlock-$sg" 2>&1)
+  genv=$(docker inspect -f '{{join .Config.Env "\n"}}' "airlock-$sg-$hid" 2>&1)
   grep -qx 'GIT_AUTHOR_NAME=Config Author' <<<"$genv" && grep -qx 'GIT_COMMITTER_EMAIL=config@airlock.invalid' <<<"$genv" \
     && ok "the container gets the git identity from the host's git config" \
     || not_ok "the container's git identity: $(short "$(grep '^GIT_' <<<"$genv")")"
@@ -673,7 +678,7 @@ s3=$run-lost
 sessions+=("$s3")
 alx create3 create --agent shell --name "$s3" --repo "$repo" --prompt 'sleep 300'
 [ "$rc" -eq 0 ] || not_ok "create $s3 (exit $rc): $(short "$aerr")"
-docker rm -f "airlock-$s3" >/dev/null 2>&1
+docker rm -f "airlock-$s3-$hid" >/dev/null 2>&1
 alx list-lost list
 grep -Eq "^$s3 +lost" <<<"$aout" && ok "a container removed behind airlock's back shows as lost in list" \
   || not_ok "list shows $s3 lost: $(short "$aout")"
@@ -688,7 +693,7 @@ printf '%s' "$aout" >"$tmp/show3.json"
 json_check "show --json of a lost session: state and status lost, last_error set" "$tmp/show3.json" \
   "e['state'] == 'lost' and e['status'] == 'lost' and e['last_error'] != ''"
 alx refresh-lost refresh "$s3"
-if [ "$rc" -eq 0 ] && [ "$(docker inspect -f '{{.State.Running}}' "airlock-$s3" 2>/dev/null)" = true ]; then
+if [ "$rc" -eq 0 ] && [ "$(docker inspect -f '{{.State.Running}}' "airlock-$s3-$hid" 2>/dev/null)" = true ]; then
   ok "refresh recovers a lost session (as doctor suggests)"
   alx list-recovered list
   grep -Eq "^$s3 +running" <<<"$aout" && ok "list shows the recovered session running" || not_ok "list after recovering $s3: $(short "$aout")"
@@ -697,7 +702,7 @@ alx del3 delete "$s3"
 [ "$rc" -eq 0 ] && ok "delete of a lost session" || not_ok "delete of a lost session (exit $rc): $(short "$aerr")"
 gone "delete of a lost session leaves nothing behind" "$s3" kept
 
-docker run -d --name "$ghost" --label dev.airlock.session=ghost --label "dev.airlock.home=$AIRLOCK_HOME" \
+docker run -d --name "$ghost" --label dev.airlock.session=ghost --label "dev.airlock.home=$AIRLOCK_HOME" --label "dev.airlock.home-id=$hid" \
   "$BUSYBOX_IMAGE" sleep 300 >/dev/null
 alx doctor-orphan doctor
 [ "$rc" -ne 0 ] && grep -q "$ghost" <<<"$aout" && ok "doctor reports the orphan container (exit $rc)" \
@@ -715,7 +720,7 @@ kill_create() {  # kill_create SESSION STEP: 0 = killed midway, 1 = create finis
   pid=$!
   for _ in $(seq 1000); do
     case $step in
-      engine) [ -n "$(docker ps -aq --filter "name=^airlock-$s\$")" ] && break ;;
+      engine) [ -n "$(docker ps -aq --filter "name=^airlock-$s-$hid\$")" ] && break ;;
       *) grep -q "^$step " "$logs/kill-$s.err" 2>/dev/null && break ;;
     esac
     kill -0 "$pid" 2>/dev/null || break
@@ -723,7 +728,7 @@ kill_create() {  # kill_create SESSION STEP: 0 = killed midway, 1 = create finis
   done
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  echo "# killed create $s ($step step; container in the engine: $(docker ps -aq --filter "name=^airlock-$s\$" | grep -q . && echo yes || echo no)) after: $(tr '\n' '|' <"$logs/kill-$s.err")"
+  echo "# killed create $s ($step step; container in the engine: $(docker ps -aq --filter "name=^airlock-$s-$hid\$" | grep -q . && echo yes || echo no)) after: $(tr '\n' '|' <"$logs/kill-$s.err")"
   if grep -q "created session" "$logs/kill-$s.out"; then
     echo "# note: create $s finished before the kill; the midway case ($step) was not exercised this time"
     "$bin" delete --force --delete-branch "$s" >>"$logs/kill-cleanup.out" 2>&1 || true

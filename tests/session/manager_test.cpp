@@ -5,6 +5,7 @@
 
 #include "tests/support/temp_dir.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -34,6 +35,9 @@ class FakeBackend final : public Backend {
 public:
     std::vector<ContainerState> containers;
     int lists = 0;
+    bool down = false;                  // list() fails as with the engine unreachable
+    std::vector<std::string> removed;   // ids remove() was called with
+    std::vector<std::string> started;   // ids start() was called with
 
     Result<std::string> version() override { return std::string("fake"); }
     Result<std::optional<ImageInfo>> inspect_image(const std::string&) override {
@@ -43,17 +47,36 @@ public:
         return make_error("fake: no pulls");
     }
     Result<std::string> create_container(const ContainerSpec&) override { return make_error("fake: no create"); }
-    Status start(const std::string&) override { return {}; }
+    Status start(const std::string& id) override {
+        started.push_back(id);
+        for (auto& c : containers)
+            if (c.id == id) c.status = "running";
+        return {};
+    }
     Status stop(const std::string&, int) override { return {}; }
-    Status remove(const std::string&, bool) override { return {}; }
+    Status remove(const std::string& id, bool) override {
+        removed.push_back(id);
+        std::erase_if(containers, [&](const ContainerState& c) { return c.id == id; });
+        return {};
+    }
     Result<std::optional<ContainerState>> inspect(const std::string& ref) override {
         for (const auto& c : containers)
             if (c.id == ref || c.name == ref) return std::optional<ContainerState>(c);
         return std::optional<ContainerState>{};
     }
-    Result<std::vector<ContainerState>> list(const LabelFilter&) override {
+    Result<std::vector<ContainerState>> list(const LabelFilter& filter) override {
         ++lists;
-        return containers;
+        if (down) return make_error("cannot reach the Docker engine at unix:///nonexistent");
+        std::vector<ContainerState> out;
+        for (const auto& c : containers) {
+            bool match = true;
+            for (const auto& [k, v] : filter) {
+                auto it = c.labels.find(k);
+                match = match && it != c.labels.end() && (v.empty() || it->second == v);
+            }
+            if (match) out.push_back(c);
+        }
+        return out;
     }
     Status logs(const std::string&, bool, std::function<bool(OutputStream, std::string_view)>) override {
         return {};
@@ -111,7 +134,7 @@ ContainerState container(const std::string& name, const std::string& status, int
     c.image_id = "sha256:abc";
     c.status = status;
     c.exit_code = exit_code;
-    c.labels = {{"dev.airlock.session", name}};
+    c.labels = {{"dev.airlock.session", name}, {"dev.airlock.home-id", "testhome01"}};
     return c;
 }
 
@@ -123,9 +146,14 @@ struct World {
     SessionStore store = open_store(dir.path / "sessions.db");
     FakeBackend backend;
     FakeClients clients;
-    SessionManager manager{backend, store, clients,
-                           session::ManagerSettings{dir.path.string(), (dir.path / "worktrees").string(),
-                                                    (dir.path / "sessions").string(), {}}};
+    SessionManager manager{backend, store, clients, settings(dir.path)};
+
+    static session::ManagerSettings settings(const fs::path& home, int max_containers = 0) {
+        session::ManagerSettings m{home.string(), (home / "worktrees").string(), (home / "sessions").string(), {}};
+        m.host.home_id = "testhome01";
+        m.max_containers = max_containers;
+        return m;
+    }
 
     World() {
         auto st = store.transaction([&]() -> Status {
@@ -182,7 +210,7 @@ TEST_CASE("list: many rows whose container is gone show as lost and are marked s
     CHECK(views.at("alive").session.status == SessionStatus::running);
     CHECK(views.at("done").state == "exited (3)");
     CHECK(views.at("already-lost").state == "lost");
-    CHECK(views.at("being-deleted").state == "lost");
+    CHECK(views.at("being-deleted").state == "interrupted");  // a delete whose lock nobody holds
     CHECK(views.at("being-deleted").session.status == SessionStatus::deleting);
     CHECK(views.at("killed-create").state == "interrupted");
 
@@ -270,6 +298,152 @@ TEST_CASE("reconcile: reports lost containers; --fix marks them all lost") {
     CHECK(names.count("killed-create") == 0);   // the interrupted create was undone
     CHECK(names.count("being-deleted") == 0);   // and the interrupted delete finished
     CHECK(names.count("alive") == 1);
+}
+
+// ---- Interrupted operations: each recovered as what it was ---------------------------------
+
+namespace {
+
+// The lock file a killed airlock leaves: it names the operation, nobody holds it.
+void leave_lock(const fs::path& home, const std::string& name, session::Operation op) {
+    auto lock = session::SessionLock::take(home / "sessions" / (name + ".lock"), op);
+    REQUIRE(lock.ok());
+    lock->keep_file();  // as if the process died here: the file stays, the flock goes
+}
+
+bool has_line(const std::vector<std::string>& lines, std::string_view text) {
+    for (const auto& l : lines)
+        if (l.find(text) != std::string::npos) return true;
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("reconcile --fix: a killed delete is finished as a delete, never undone as a create") {
+    World w;
+    // The delete was killed after it marked the row, and also one killed before it did.
+    leave_lock(w.dir.path, "being-deleted", session::Operation::remove);
+    leave_lock(w.dir.path, "alive", session::Operation::remove);
+    auto report = w.manager.reconcile(false, [](const std::string&) {});
+    REQUIRE(report.ok());
+    bool named = false;
+    for (const auto& p : *report) named = named || p.what == "the delete of session alive was interrupted";
+    CHECK(named);
+    CHECK(w.manager.show("alive")->state == "interrupted");
+
+    std::vector<std::string> progress;
+    auto fixed = w.manager.reconcile(true, [&](const std::string& line) { progress.push_back(line); });
+    REQUIRE_MESSAGE(fixed.ok(), (fixed.ok() ? "" : fixed.error().message));
+    CHECK(has_line(progress, "finishing the interrupted delete of alive (its branch airlock/alive is kept)"));
+    CHECK(has_line(progress, "finishing the interrupted delete of being-deleted"));
+    CHECK_FALSE(has_line(progress, "undoing the interrupted create of alive"));
+    CHECK_FALSE(has_line(progress, "undoing the interrupted create of being-deleted"));
+    CHECK(has_line(progress, "undoing the interrupted create of killed-create"));
+    CHECK_FALSE((*w.store.get("alive")).has_value());
+    CHECK_FALSE(fs::exists(w.dir.path / "sessions" / "alive.lock"));
+}
+
+TEST_CASE("reconcile --fix leaves a session alone while another airlock holds its lock (a refresh)") {
+    World w;
+    // A refresh in progress: the row still names the old container, a new one exists.
+    auto next = container("alive", "created");
+    next.id = "cid-alive-new";
+    next.name = "airlock-alive-testhome01-next";
+    w.backend.containers.push_back(next);
+    auto held = session::SessionLock::take(w.dir.path / "sessions" / "alive.lock", session::Operation::refresh);
+    REQUIRE(held.ok());
+    w.backend.containers.erase(w.backend.containers.begin());  // the old one is already gone
+    auto fixed = w.manager.reconcile(true, [](const std::string&) {});
+    REQUIRE(fixed.ok());
+    CHECK(std::find(w.backend.removed.begin(), w.backend.removed.end(), "cid-alive-new") == w.backend.removed.end());
+    CHECK((*w.store.get("alive"))->status == SessionStatus::running);  // not marked lost
+    CHECK(w.manager.show("alive")->state == "refreshing");
+}
+
+TEST_CASE("reconcile --fix finishes a killed refresh: the recorded new container stays and starts, the old goes") {
+    World w;
+    auto next = container("alive", "created");
+    next.id = "cid-alive-new";
+    next.name = "airlock-alive-testhome01-next";
+    w.backend.containers.push_back(next);
+    auto row = *w.store.get("alive");
+    row->container_id = "cid-alive-new";  // recorded before the old one was removed
+    REQUIRE(w.store.update(*row).ok());
+    leave_lock(w.dir.path, "alive", session::Operation::refresh);
+    CHECK(w.manager.show("alive")->state == "interrupted");  // not "lost"
+    auto fixed = w.manager.reconcile(true, [](const std::string&) {});
+    REQUIRE_MESSAGE(fixed.ok(), (fixed.ok() ? "" : fixed.error().message));
+    CHECK(w.backend.removed == std::vector<std::string>{"cid-alive"});
+    CHECK(w.backend.started == std::vector<std::string>{"cid-alive-new"});
+    CHECK((*w.store.get("alive"))->status == SessionStatus::running);
+}
+
+TEST_CASE("reconcile --fix after a refresh killed before it recorded the new container keeps the running agent") {
+    World w;
+    auto next = container("alive", "created");
+    next.id = "cid-alive-new";
+    next.name = "airlock-alive-testhome01-next";
+    w.backend.containers.push_back(next);
+    leave_lock(w.dir.path, "alive", session::Operation::refresh);
+    auto fixed = w.manager.reconcile(true, [](const std::string&) {});
+    REQUIRE(fixed.ok());
+    CHECK(w.backend.removed == std::vector<std::string>{"cid-alive-new"});  // the unrecorded half-made one
+    CHECK(w.backend.started.empty());  // the old agent was running all along
+    CHECK((*w.store.get("alive"))->status == SessionStatus::running);
+}
+
+TEST_CASE("reconcile never touches a container labelled for another home") {
+    World w;
+    auto alien = container("ghost", "running");
+    alien.id = "cid-alien";
+    alien.labels["dev.airlock.home-id"] = "otherhome1";
+    w.backend.containers.push_back(alien);
+    auto fixed = w.manager.reconcile(true, [](const std::string&) {});
+    REQUIRE(fixed.ok());
+    CHECK(std::find(w.backend.removed.begin(), w.backend.removed.end(), "cid-alien") == w.backend.removed.end());
+}
+
+TEST_CASE("list with the engine down: the store's view, marked as such") {
+    World w;
+    w.backend.down = true;
+    auto views = w.manager.list();
+    REQUIRE_MESSAGE(views.ok(), (views.ok() ? "" : views.error().message));
+    auto by = by_name(*views);
+    CHECK_FALSE(by.at("alive").from_engine);
+    CHECK(by.at("alive").state == "running");
+    CHECK(by.at("stale-001").state == "running");  // nothing is marked lost without the engine
+    CHECK((*w.store.get("stale-001"))->status == SessionStatus::running);
+}
+
+TEST_CASE("start counts the running containers of this home against max_containers") {
+    TempDir dir;
+    SessionStore store = open_store(dir.path / "sessions.db");
+    FakeBackend backend;
+    FakeClients clients;
+    SessionManager manager{backend, store, clients, World::settings(dir.path, 2)};
+    for (const char* n : {"a", "b", "c"}) REQUIRE(store.insert(row(n, SessionStatus::stopped)).ok());
+    backend.containers = {container("a", "running"), container("b", "running"), container("c", "exited")};
+    auto other = container("x", "running");  // another home's: not counted
+    other.labels["dev.airlock.home-id"] = "otherhome1";
+    backend.containers.push_back(other);
+    auto refused = manager.start("c");
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message == "2 sessions are running and [docker] max_containers is 2; stop one ('airlock stop "
+                                     "NAME') or raise the limit");
+    CHECK(backend.started.empty());
+    backend.containers[1].status = "exited";
+    CHECK(manager.start("c").ok());
+    CHECK(backend.started == std::vector<std::string>{"cid-c"});
+}
+
+TEST_CASE("start, stop and logs of a lost session say to refresh it") {
+    World w;
+    auto id = w.manager.container_of("stale-001");
+    REQUIRE_FALSE(id.ok());
+    CHECK(id.error().message == "session 'stale-001' has lost its container; run 'airlock refresh stale-001' to make a new "
+                                "one (or 'airlock delete stale-001')");
+    CHECK(w.manager.start("stale-001").error().message == id.error().message);
+    CHECK(w.manager.stop("stale-001").error().message == id.error().message);
 }
 
 // A session with its own repository (session_repo.hpp), against a real user repository: what

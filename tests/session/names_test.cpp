@@ -75,7 +75,12 @@ TEST_CASE("validate_session_name: what is refused, with a message saying why") {
     CHECK(name_error("a.b").find("contains '.'") != std::string::npos);
     CHECK(name_error("a/b").find("contains '/'") != std::string::npos);
     CHECK(name_error("a b").find("contains ' '") != std::string::npos);
-    CHECK(name_error("caf\xc3\xa9").find("contains '?'") != std::string::npos);
+    // A non-ASCII name is shown as typed, the character whole (not one '?' per byte).
+    CHECK(name_error("caf\xc3\xa9").find("session name 'caf\xc3\xa9' contains '\xc3\xa9'") != std::string::npos);
+    CHECK(name_error("\xe6\x97\xa5\xe6\x9c\xac").find("contains '\xe6\x97\xa5'") != std::string::npos);
+    // Stray bytes and control characters are escaped, never written raw to the terminal.
+    CHECK(name_error("a\xff" "b").find("'a\\xffb' contains '\\xff'") != std::string::npos);
+    CHECK(name_error("a\x1b[2Jb").find("contains '\\x1b'") != std::string::npos);
     CHECK(name_error("-ab").find("starts with '-'") != std::string::npos);
     CHECK(name_error("ab-").find("ends with '-'") != std::string::npos);
     CHECK(name_error("a--b").find("contains '--'") != std::string::npos);

@@ -406,3 +406,29 @@ TEST_CASE("has_uncommitted_changes: modified, staged, untracked, ignored") {
 
     CHECK_FALSE(has_uncommitted_changes(repo.tmp.path / "nowhere").ok());
 }
+
+TEST_CASE("resolve_base: the suggested command quotes the user's text, so pasting it runs nothing else") {
+    TestRepo repo;
+    auto msg = expect_error(resolve_base(repo.root, "x'; touch pwned; echo '"));
+    CHECK(contains(msg, "rev-parse --verify 'x'\\''; touch pwned; echo '\\'''"));
+    auto suggested = msg.substr(msg.find("git -C "));
+    auto r = git(repo.root, suggested.substr(std::string("git -C ").size() + quote(repo.root.string()).size() + 1));
+    CHECK(r.status != 0);
+    CHECK_FALSE(fs::exists(repo.root / "pwned"));
+}
+
+TEST_CASE("is_merged: HEAD and its ancestors are merged, a commit off to the side is not") {
+    TestRepo repo;
+    CHECK(expect_ok(is_merged(repo.root, repo.second)));
+    CHECK(expect_ok(is_merged(repo.root, repo.first)));
+    git_ok(repo.root, "checkout -q -b side " + repo.first);
+    write_file(repo.root / "side.txt", "side\n");
+    git_ok(repo.root, "add side.txt");
+    git_ok(repo.root, "commit -q -m side");
+    auto side = git_ok(repo.root, "rev-parse HEAD");
+    git_ok(repo.root, "checkout -q main");
+    CHECK_FALSE(expect_ok(is_merged(repo.root, side)));
+    git_ok(repo.root, "merge -q --no-edit side");
+    CHECK(expect_ok(is_merged(repo.root, side)));
+    CHECK_FALSE(is_merged(repo.root, "not-a-sha").ok());
+}

@@ -369,14 +369,15 @@ TEST_CASE("config: errors name the file, line and column and what was expected")
 
         // Values.
         {"bad memory", "[docker]\nmemory = \"4 gigs\"\n",
-         "/h/config.toml:2:10: [docker] memory is invalid: memory '4 gigs': expected a number with an optional unit k, m or g, e.g. 512m or 4g"},
+         "/h/config.toml:2:10: [docker] memory is invalid: memory '4 gigs': expected a number with an optional unit b, k, m, g or t (or kb, mb, gb, tb; powers of 1024, any case), e.g. 512m or 4g"},
         {"tiny memory", "[docker]\nmemory = \"1k\"\n",
          "/h/config.toml:2:10: [docker] memory is invalid: memory '1k': below Docker's minimum memory limit of 6m"},
         {"bad cpus", "[docker]\ncpus = \"two\"\n",
          "/h/config.toml:2:8: [docker] cpus is invalid: cpus 'two': expected a positive number of CPUs, e.g. 2 or 0.5"},
         {"zero cpus", "[docker]\ncpus = 0\n", "/h/config.toml:2:8: [docker] cpus is invalid: cpus '0': must be greater than 0"},
         {"negative float cpus", "[docker]\ncpus = -0.5\n", "/h/config.toml:2:8: [docker] cpus must be greater than 0 (got -0.5)"},
-        {"pids_limit zero", "[docker]\npids_limit = 0\n", "/h/config.toml:2:14: [docker] pids_limit must be greater than 0 (got 0)"},
+        {"pids_limit zero", "[docker]\npids_limit = 0\n", "/h/config.toml:2:14: [docker] pids_limit is invalid: pids_limit 0: must be at least 32 (the container's init, the agent and its shell need processes; 0 does not mean unlimited)"},
+        {"pids_limit below the minimum", "[docker]\npids_limit = 1\n", "/h/config.toml:2:14: [docker] pids_limit is invalid: pids_limit 1: must be at least 32 (the container's init, the agent and its shell need processes; 0 does not mean unlimited)"},
         {"max_containers zero", "[docker]\nmax_containers = 0\n",
          "/h/config.toml:2:18: [docker] max_containers must be between 1 and 100000 (got 0)"},
         {"port range", "[proxy]\nport = 70000\n", "/h/config.toml:2:8: [proxy] port must be between 1 and 65535 (got 70000)"},

@@ -1,6 +1,6 @@
 #include "proxy_process.hpp"
 
-#include "config_file.hpp"
+#include "file_lock.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>

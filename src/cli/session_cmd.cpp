@@ -26,7 +26,7 @@
 #include "credential_check.hpp"
 #include "config.hpp"
 #include "proxy/clients.hpp"
-#include "config_file.hpp"
+#include "file_lock.hpp"
 #include "proxy_process.hpp"
 #include "session/home_id.hpp"
 #include "sync_watcher.hpp"

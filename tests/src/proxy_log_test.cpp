@@ -32,6 +32,8 @@ TEST_CASE("escape_controls: every control character shown as \\xNN, the rest kep
     CHECK(escape_controls("a\nb\r\x1b[31m\x7f\t") == "a\\x0ab\\x0d\\x1b[31m\\x7f\\x09");
     CHECK(escape_controls(std::string("nul\0end", 7)) == "nul\\x00end");
     CHECK(escape_controls("caf\xc3\xa9") == "caf\xc3\xa9");
+    // Stray bytes and C1 controls (U+0085 as UTF-8) are escaped too: only well-formed text passes.
+    CHECK(escape_controls("\xff\xc2\x85\xe2\x82") == "\\xff\\xc2\\x85\\xe2\\x82");
 }
 
 TEST_CASE("printable: anything but printable ASCII as '?', cut at max with '...'") {

@@ -590,16 +590,6 @@ Result<SyncResult> sync_session_branch(const SessionRepoPaths& p, bool force) {
     auto tip = lookup_commit(v, facts.session_tip, fmt::format("the session's branch {} names", p.branch));
     if (!tip) return tip.error();
     git_oid tip_id = *git_commit_id(tip->get());
-    git_oid user_id{};
-    if (!facts.user_tip.empty() && parse_oid(user_id, facts.user_tip)) {
-        // libgit2 1.5 does not know shallow clones: its walk fails at a missing parent.
-        const bool shallow = fs::exists(p.user_git_dir / "shallow");
-        int rc = shallow ? -1 : git_graph_descendant_of(v, &tip_id, &user_id);
-        facts.user_tip_is_ancestor = rc == 1 || (rc < 0 && reaches(v, tip_id, user_id));
-    }
-    out.action = plan_sync(facts);
-    if (!moves_branch(out.action)) return out;
-
     // The objects the user's repository lacks: from the tip down to the first commits it has,
     // each new commit with the parts of its tree the user's repository does not have (a tree
     // it has is complete there). Every new commit's parents must exist in one of the two: a
@@ -671,6 +661,18 @@ Result<SyncResult> sync_session_branch(const SessionRepoPaths& p, bool force) {
         }
     }
     git_error_clear();
+
+    // Only now (every new commit's history is complete) whether the user's tip is an ancestor.
+    git_oid user_id{};
+    if (!facts.user_tip.empty() && parse_oid(user_id, facts.user_tip)) {
+        // libgit2 1.5 does not know shallow clones: its walk fails at a missing parent.
+        const bool shallow = fs::exists(p.user_git_dir / "shallow");
+        int rc = shallow ? -1 : git_graph_descendant_of(v, &tip_id, &user_id);
+        facts.user_tip_is_ancestor = rc == 1 || (rc < 0 && reaches(v, tip_id, user_id));
+    }
+    out.action = plan_sync(facts);
+    if (!moves_branch(out.action)) return out;
+
     if (git_packbuilder_object_count(pb.get()) > 0) {
         git_odb_writepack* wp = nullptr;
         if (git_odb_write_pack(&wp, uodb.get(), nullptr, nullptr) != 0)

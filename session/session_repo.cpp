@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <memory>
@@ -589,73 +590,89 @@ Result<SyncResult> sync_session_branch(const SessionRepoPaths& p, bool force) {
     auto tip = lookup_commit(v, facts.session_tip, fmt::format("the session's branch {} names", p.branch));
     if (!tip) return tip.error();
     git_oid tip_id = *git_commit_id(tip->get());
+    // The objects the user's repository lacks: from the tip down to the first commits it has,
+    // each new commit with the parts of its tree the user's repository does not have (a tree
+    // it has is complete there). Every new commit's parents must exist in one of the two: a
+    // commit whose history is incomplete never reaches the user's repository. (A walk of our
+    // own rather than libgit2's revwalk, which in 1.5 knows no shallow clones.)
+    git_odb* user_odb = nullptr;
+    if (git_repository_odb(&user_odb, u) != 0) return make_error(fmt::format("libgit2: {}", git_message()));
+    OdbPtr uodb(user_odb);
+    git_odb* view_odb = nullptr;
+    if (git_repository_odb(&view_odb, v) != 0) return make_error(fmt::format("libgit2: {}", git_message()));
+    OdbPtr vodb(view_odb);
+    git_packbuilder* pb_raw = nullptr;
+    if (git_packbuilder_new(&pb_raw, v) != 0) return make_error(fmt::format("libgit2: {}", git_message()));
+    PackPtr pb(pb_raw);
+    git_packbuilder_set_threads(pb.get(), 1);
+    std::set<std::string> seen;
+    auto fresh = [&](const git_oid& id) {  // not in the user's repository, not taken yet
+        return !git_odb_exists(uodb.get(), &id) && seen.insert(oid_hex(id)).second;
+    };
+    auto damaged = [&](const std::string& what) {
+        return make_error(fmt::format("cannot collect the objects of the session's branch {} (the session's repository "
+                                      "may be damaged): {}",
+                                      p.branch, what));
+    };
+    std::function<Status(const git_oid&)> add_tree = [&](const git_oid& tree_id) -> Status {
+        if (!fresh(tree_id)) return {};
+        git_tree* raw = nullptr;
+        if (git_tree_lookup(&raw, v, &tree_id) != 0 || git_packbuilder_insert(pb.get(), &tree_id, nullptr) != 0) {
+            git_tree_free(raw);
+            return damaged(git_message());
+        }
+        TreePtr tree(raw);
+        for (std::size_t i = 0; i < git_tree_entrycount(tree.get()); ++i) {
+            const git_tree_entry* e = git_tree_entry_byindex(tree.get(), i);
+            const git_oid* id = git_tree_entry_id(e);
+            switch (git_tree_entry_type(e)) {
+                case GIT_OBJECT_TREE:
+                    if (auto st = add_tree(*id); !st) return st;
+                    break;
+                case GIT_OBJECT_BLOB:
+                    if (fresh(*id) && (!git_odb_exists(vodb.get(), id) || git_packbuilder_insert(pb.get(), id, nullptr) != 0))
+                        return damaged(fmt::format("blob {} is missing", oid_hex(*id)));
+                    break;
+                default:  // a submodule's commit lives in the submodule
+                    break;
+            }
+        }
+        return {};
+    };
+    std::vector<git_oid> todo = {tip_id};
+    while (!todo.empty()) {
+        git_oid id = todo.back();
+        todo.pop_back();
+        if (!fresh(id)) continue;
+        git_commit* raw = nullptr;
+        if (git_commit_lookup(&raw, v, &id) != 0 || git_packbuilder_insert(pb.get(), &id, nullptr) != 0) {
+            git_commit_free(raw);
+            return damaged(git_message());
+        }
+        CommitPtr c(raw);
+        if (auto st = add_tree(*git_commit_tree_id(c.get())); !st) return st.error();
+        for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i) {
+            const git_oid* parent = git_commit_parent_id(c.get(), i);
+            if (!git_odb_exists(vodb.get(), parent))
+                return make_error(fmt::format("the session's commit {} names a parent {} that neither repository has; "
+                                              "its branch cannot be brought across",
+                                              oid_hex(id), oid_hex(*parent)));
+            todo.push_back(*parent);
+        }
+    }
+    git_error_clear();
+
+    // Only now (every new commit's history is complete) whether the user's tip is an ancestor.
     git_oid user_id{};
     if (!facts.user_tip.empty() && parse_oid(user_id, facts.user_tip)) {
-        int rc = git_graph_descendant_of(v, &tip_id, &user_id);
-        // libgit2 1.5 does not know shallow clones: a walk that meets a missing parent fails.
+        // libgit2 1.5 does not know shallow clones: its walk fails at a missing parent.
+        const bool shallow = fs::exists(p.user_git_dir / "shallow");
+        int rc = shallow ? -1 : git_graph_descendant_of(v, &tip_id, &user_id);
         facts.user_tip_is_ancestor = rc == 1 || (rc < 0 && reaches(v, tip_id, user_id));
     }
     out.action = plan_sync(facts);
     if (!moves_branch(out.action)) return out;
 
-    // The objects the user's repository lacks: everything reachable from the tip but not from
-    // what it has already (its airlock/<name>, the session's base, the last tip brought over).
-    git_packbuilder* pb_raw = nullptr;
-    git_revwalk* walk_raw = nullptr;
-    if (git_packbuilder_new(&pb_raw, v) != 0) return make_error(fmt::format("libgit2: {}", git_message()));
-    PackPtr pb(pb_raw);
-    git_packbuilder_set_threads(pb.get(), 1);
-    if (git_revwalk_new(&walk_raw, v) != 0) return make_error(fmt::format("libgit2: {}", git_message()));
-    WalkPtr walk(walk_raw);
-    if (git_revwalk_push(walk.get(), &tip_id) != 0)
-        return make_error(fmt::format("cannot walk the session's branch: {}", git_message()));
-    git_odb* user_odb = nullptr;
-    if (git_repository_odb(&user_odb, u) != 0) return make_error(fmt::format("libgit2: {}", git_message()));
-    OdbPtr uodb(user_odb);
-    for (const std::string& name : {ref, base_keep_ref(p.name), tip_keep_ref(p.name)}) {
-        auto have = user_ref(u, name);
-        git_oid id{};
-        if (have && parse_oid(id, *have) && git_odb_exists(uodb.get(), &id)) (void)git_revwalk_hide(walk.get(), &id);
-    }
-    git_error_clear();
-    if (git_packbuilder_insert_walk(pb.get(), walk.get()) != 0) {
-        // A walk that meets a missing parent (a shallow repository; libgit2 1.5 does not know
-        // shallow clones): the commits the user's repository lacks, each with its whole tree,
-        // down to the first ones it has. Every such commit's parents must exist: a commit whose
-        // history is incomplete never reaches the user's repository.
-        std::string why = git_message();
-        pb_raw = nullptr;
-        if (git_packbuilder_new(&pb_raw, v) != 0) return make_error(fmt::format("libgit2: {}", git_message()));
-        pb.reset(pb_raw);
-        git_packbuilder_set_threads(pb.get(), 1);
-        std::vector<git_oid> todo = {tip_id};
-        std::set<std::string> seen;
-        while (!todo.empty()) {
-            git_oid id = todo.back();
-            todo.pop_back();
-            if (!seen.insert(oid_hex(id)).second || git_odb_exists(uodb.get(), &id)) continue;
-            git_commit* raw = nullptr;
-            if (git_commit_lookup(&raw, v, &id) != 0 || git_packbuilder_insert_commit(pb.get(), &id) != 0) {
-                git_commit_free(raw);
-                return make_error(fmt::format("cannot collect the objects of the session's branch {} (the session's "
-                                              "repository may be damaged): {}",
-                                              p.branch, why));
-            }
-            CommitPtr c(raw);
-            for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i) {
-                const git_oid* parent = git_commit_parent_id(c.get(), i);
-                git_odb* vodb = nullptr;
-                bool there = git_repository_odb(&vodb, v) == 0 && git_odb_exists(vodb, parent);
-                git_odb_free(vodb);
-                if (!there)
-                    return make_error(fmt::format("the session's commit {} names a parent {} that neither repository "
-                                                  "has; its branch cannot be brought across",
-                                                  oid_hex(id), oid_hex(*parent)));
-                todo.push_back(*parent);
-            }
-        }
-        git_error_clear();
-    }
     if (git_packbuilder_object_count(pb.get()) > 0) {
         git_odb_writepack* wp = nullptr;
         if (git_odb_write_pack(&wp, uodb.get(), nullptr, nullptr) != 0)
@@ -726,7 +743,7 @@ Result<BranchLog> session_log(const SessionRepoPaths& p, std::string_view base_c
     };
     git_oid base{};
     const bool has_base = parse_oid(base, base_commit);
-    {
+    if (!fs::exists(p.user_git_dir / "shallow")) {
         git_revwalk* raw = nullptr;
         if (git_revwalk_new(&raw, v) != 0) return make_error(fmt::format("libgit2: {}", git_message()));
         WalkPtr walk(raw);

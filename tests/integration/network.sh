@@ -408,6 +408,17 @@ json_check "confined: the refreshed container is confined too" "$tmp/inspect-ref
   "e[0]['HostConfig']['NetworkMode'] == 'none' and e[0]['Config']['Cmd'][0] == '/run/airlock/relay'"
 through_proxy confined "$s" "after refresh"
 
+# ==== none: no network, and said so ===========================================================
+s_none=$run-none
+sessions+=("$s_none")
+alx create-none create --agent shell --name "$s_none" --repo "$repo" --network none --prompt 'sleep 600'
+if [ "$rc" -eq 0 ] && grep -q '^  network: *none: no network at all; the agent cannot reach the proxy' <<<"$aout"; then
+  ok "create --network none says the agent cannot reach the proxy (nor its API)"
+else not_ok "create --network none (exit $rc): $(short "$aout$aerr")"; fi
+docker inspect "airlock-$s_none" >"$tmp/inspect-none.json"
+json_check "none: NetworkMode none, no proxy variables, no relay" "$tmp/inspect-none.json" \
+  "e[0]['HostConfig']['NetworkMode'] == 'none' and not any(x.startswith(('HTTPS_PROXY=', 'HTTP_PROXY=')) for x in e[0]['Config']['Env']) and e[0]['Config']['Cmd'][0] != '/run/airlock/relay'"
+
 # ==== a home whose socket path cannot be a Unix socket address ==================================
 long_home=$tmp/$(printf 'h%.0s' $(seq 100))
 mkdir -p "$long_home"

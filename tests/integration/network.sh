@@ -215,7 +215,7 @@ PY
 
 # probe MODE SESSION: every target from inside SESSION, judged for MODE
 probe() {
-  local mode=$1 s=$2 c=airlock-$2
+  local mode=$1 s=$2 c=airlock-$2-$hid
   docker exec -i "$c" python3 - "$(cat "$targets")" <"$here/reach_probe.py" >"$tmp/out/reach-$mode.json" 2>"$tmp/out/reach-$mode.err" \
     || { not_ok "$mode: the probe ran in $c: $(short "$(cat "$tmp/out/reach-$mode.err")")"; return; }
   python3 - "$targets" "$tmp/out/reach-$mode.json" "$mode" <<'PY'
@@ -238,7 +238,7 @@ PY
 
 # through_proxy MODE SESSION: curl in SESSION through its HTTPS_PROXY; the upstream gets the real key
 through_proxy() {
-  local mode=$1 c=airlock-$2 what=$3
+  local mode=$1 c=airlock-$2-$hid what=$3
   run_capture docker exec "$c" sh -c 'curl -sS --max-time 20 -H "x-api-key: $ANTHROPIC_API_KEY" https://api.anthropic.com/echo'
   printf '%s' "$out" >"$tmp/out/proxy-$mode-$what.json"
   if [ "$rc" -eq 0 ]; then

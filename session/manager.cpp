@@ -200,8 +200,21 @@ Status SessionManager::ensure_home_volume(const Session& s) {
 Status SessionManager::prepare_ownership(const std::string& container_id, const ContainerSpec& spec) {
     auto ids = numeric_user(settings_.host.user);
     if (!ids) return {};
+    // The home, each cache's mount point, and the directories between them (~/.cargo for
+    // ~/.cargo/registry: the engine makes those as root when it mounts the cache).
     std::vector<std::string> paths = {kAgentHome};
-    for (const auto& c : settings_.host.caches) paths.push_back(c.target);
+    const std::string home = std::string(kAgentHome) + "/";
+    for (const auto& c : settings_.host.caches) {
+        std::string target = c.target;
+        while (target.size() > 1 && target.back() == '/') target.pop_back();
+        if (target.starts_with(home))
+            for (auto slash = target.find('/', home.size()); slash != std::string::npos;
+                 slash = target.find('/', slash + 1))
+                paths.push_back(target.substr(0, slash));
+        paths.push_back(target);
+    }
+    std::sort(paths.begin(), paths.end());
+    paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
     if (!spec.read_only_rootfs) return backend_.set_owner(container_id, paths, ids->first, ids->second);
     // The engine writes into a read-only root only inside volumes, and the owner of a volume's
     // root is set from its parent directory: a writable twin (never started) does it.

@@ -140,8 +140,10 @@ std::optional<int> exit_code_from_status(std::string_view status) {
 
 // ---- A tar of one directory entry ---------------------------------------------------
 
-std::string directory_owner_tar(std::string_view name, std::uint32_t uid, std::uint32_t gid, unsigned mode,
-                                std::int64_t mtime) {
+namespace {
+
+std::string directory_header(std::string_view name, std::uint32_t uid, std::uint32_t gid, unsigned mode,
+                             std::int64_t mtime) {
     std::string header(512, '\0');
     auto field = [&](std::size_t at, std::size_t width, std::string_view text) {
         header.replace(at, text.size(), text);
@@ -165,7 +167,21 @@ std::string directory_owner_tar(std::string_view name, std::uint32_t uid, std::u
     field(148, 8, fmt::format("{:06o}", sum));
     header[154] = '\0';
     header[155] = ' ';
-    return header + std::string(1024, '\0');  // two zero blocks end the archive
+    return header;
+}
+
+}  // namespace
+
+std::string directory_owner_tar(std::string_view name, std::uint32_t uid, std::uint32_t gid, unsigned mode,
+                                std::int64_t mtime) {
+    return directories_owner_tar({std::string(name)}, uid, gid, mode, mtime);
+}
+
+std::string directories_owner_tar(const std::vector<std::string>& names, std::uint32_t uid, std::uint32_t gid,
+                                  unsigned mode, std::int64_t mtime) {
+    std::string out;
+    for (const auto& name : names) out += directory_header(name, uid, gid, mode, mtime);
+    return out + std::string(1024, '\0');  // two zero blocks end the archive
 }
 
 // ---- The backend -------------------------------------------------------------------
@@ -542,23 +558,29 @@ public:
 
     Status set_owner(const std::string& id, const std::vector<std::string>& paths, std::uint32_t uid,
                      std::uint32_t gid) override {
-        for (const auto& path : paths) {
-            auto slash = path.find_last_of('/', path.size() > 1 ? path.size() - 2 : 0);
-            std::string parent = slash == 0 ? "/" : path.substr(0, slash);
-            std::string base = path.substr(slash + 1);
-            while (!base.empty() && base.back() == '/') base.pop_back();
-            if (path.empty() || path.front() != '/' || slash == std::string::npos || base.empty() || base.size() > 98)
-                return make_error(fmt::format("cannot set the owner of '{}': expected an absolute directory path", path));
-            EngineRequest req;
-            req.method = "PUT";
-            req.target = "/containers/" + encode(id) + "/archive?path=" + encode(parent);
-            req.body = directory_owner_tar(base, uid, gid, 0755, static_cast<std::int64_t>(std::time(nullptr)));
-            req.headers["Content-Type"] = "application/x-tar";
-            auto r = client_.request(req);
-            if (!r) return r.error();
-            if (r->status != 200)
-                return failure(fmt::format("cannot make {} in container '{}' owned by {}:{}", path, id, uid, gid), *r);
+        // One archive extracted at "/": one request, one mount of the container's volumes.
+        std::vector<std::string> names;
+        for (auto path : paths) {
+            while (path.size() > 1 && path.back() == '/') path.pop_back();
+            if (path.size() < 2 || path.front() != '/' || path.size() > 99 || path.find("/../") != std::string::npos)
+                return make_error(fmt::format("cannot set the owner of '{}': expected an absolute directory path "
+                                              "shorter than 99 characters",
+                                              path));
+            names.push_back(path.substr(1));
         }
+        std::stable_sort(names.begin(), names.end(),
+                         [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+        EngineRequest req;
+        req.method = "PUT";
+        req.target = "/containers/" + encode(id) + "/archive?path=%2F";
+        req.body = directories_owner_tar(names, uid, gid, 0755, static_cast<std::int64_t>(std::time(nullptr)));
+        req.headers["Content-Type"] = "application/x-tar";
+        auto r = client_.request(req);
+        if (!r) return r.error();
+        if (r->status != 200)
+            return failure(fmt::format("cannot make the home and cache directories in container '{}' owned by {}:{}", id,
+                                       uid, gid),
+                           *r);
         return {};
     }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "airlock/result.hpp"
 #include "backends/backend.hpp"
@@ -39,6 +40,12 @@ std::optional<int> exit_code_from_status(std::string_view status);
 // directory itself is ignored by the engine.) `name` must be shorter than 99 bytes.
 std::string directory_owner_tar(std::string_view name, std::uint32_t uid, std::uint32_t gid, unsigned mode,
                                 std::int64_t mtime);
+
+// The same for several directories in one archive ("home/agent", "home/agent/.npm", ...,
+// relative to where it is extracted; parents before children). Names must be shorter than
+// 99 bytes.
+std::string directories_owner_tar(const std::vector<std::string>& names, std::uint32_t uid, std::uint32_t gid,
+                                  unsigned mode, std::int64_t mtime);
 
 // The stream format of logs/attach for a container without a TTY: frames of an 8-byte header
 // (stream: 0 stdin, 1 stdout, 2 stderr, 3 engine error; three zero bytes; big-endian payload

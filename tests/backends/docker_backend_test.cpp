@@ -240,3 +240,13 @@ TEST_CASE("directory_owner_tar: one ustar directory entry the engine extracts as
     CHECK(stored == sum);
     CHECK(tar.substr(512) == std::string(1024, '\0'));
 }
+
+TEST_CASE("directories_owner_tar: several entries, parents first, one archive") {
+    auto tar = directories_owner_tar({"home/agent", "home/agent/.cache", "var/cache/x"}, 1000, 1000, 0755, 0);
+    REQUIRE(tar.size() == 3 * 512 + 1024);
+    CHECK(tar.substr(0, 11) == std::string("home/agent/", 11));
+    CHECK(tar.substr(512, 18) == std::string("home/agent/.cache/", 18));
+    CHECK(tar.substr(1024, 12) == std::string("var/cache/x/", 12));
+    for (int i = 0; i < 3; ++i) CHECK(tar[static_cast<std::size_t>(i) * 512 + 156] == '5');
+    CHECK(directory_owner_tar("agent", 1, 2, 0700, 5) == directories_owner_tar({"agent"}, 1, 2, 0700, 5));
+}

@@ -427,13 +427,13 @@ TOML
     [ "$n" = 2 ] && { docker volume rm -f "airlock-cache-$run-cache" "airlock-cache-$run-cache2" >/dev/null; }  # as after clean-cache
     set +e
     asuser "$bin" create --agent shell --name "$run-u$n" --repo "$urepo" \
-      --prompt 'touch $HOME/h /home/agent/.cache/it/c /var/cache/it2/c && echo WROTE; sleep 300' >"$logs/u$n.out" 2>"$logs/u$n.err"
+      --prompt 'touch $HOME/h /home/agent/.cache/it/c /var/cache/it2/c && mkdir $HOME/.cache/mine && echo WROTE; sleep 300' >"$logs/u$n.out" 2>"$logs/u$n.err"
     urc=$?
     set -e
     c=airlock-$run-u$n-$(cat "$uhome/home-id")
     for _ in $(seq 50); do docker logs "$c" 2>&1 | grep -q WROTE && break; sleep 0.1; done
     if [ "$urc" -eq 0 ] && docker logs "$c" 2>&1 | grep -q WROTE; then
-      ok "uid $uid ($([ "$n" = 1 ] && echo "first use" || echo "after the cache volumes were removed")): the agent writes its home and both caches"
+      ok "uid $uid ($([ "$n" = 1 ] && echo "first use" || echo "after the cache volumes were removed")): the agent writes its home, both caches and ~/.cache (made by the engine for a nested cache)"
     else not_ok "uid $uid, run $n (exit $urc): $(short "$(cat "$logs/u$n.err")") logs: $(docker logs "$c" 2>&1 | tail -3 | tr '\n' '|')"; fi
     set +e; asuser "$bin" delete --force --delete-branch "$run-u$n" >/dev/null 2>&1; set -e
   done

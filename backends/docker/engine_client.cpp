@@ -265,7 +265,7 @@ struct EngineClient::Impl {
         req.set(http::field::user_agent, "airlock");
         for (const auto& [name, value] : r.headers) req.set(name, value);
         if (!r.body.empty()) {
-            req.set(http::field::content_type, "application/json");
+            if (!r.headers.count("Content-Type")) req.set(http::field::content_type, "application/json");
             req.body() = r.body;
         }
         req.prepare_payload();

@@ -994,7 +994,7 @@ std::string starter_config() {
 # ---- Containers ---------------------------------------------------------------------
 # [docker]
 # Image used when `airlock create` gets no --image.
-# image = "ghcr.io/anthropics/claude-code:latest"
+# image = "airlock/agent:latest"
 # When to pull it: always | if-not-present | never.
 # pull_policy = "if-not-present"
 # CPU limit per container (--cpu-limit): "" for none, or "2", "0.5", 1.5.

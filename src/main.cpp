@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
     add_ca_commands(app, ctx);
     add_config_commands(app, ctx);
     add_credential_commands(app, ctx);
+    add_image_commands(app, ctx);
     add_proxy_commands(app, ctx);
 
     try {

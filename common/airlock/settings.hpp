@@ -14,7 +14,7 @@ namespace airlock {
 enum class PullPolicy { always, if_not_present, never };
 
 struct DockerSettings {
-    std::string image = "ghcr.io/anthropics/claude-code:latest";
+    std::string image = "airlock/agent:latest";  // what `airlock image build` builds
     PullPolicy pull_policy = PullPolicy::if_not_present;
     std::string cpus;            // "" = no limit; "2", "0.5"
     std::string memory;          // "" = no limit; "4g", "512m"

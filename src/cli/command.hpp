@@ -43,6 +43,7 @@ private:
 void add_ca_commands(CLI::App& app, Context& ctx);
 void add_config_commands(CLI::App& app, Context& ctx);
 void add_credential_commands(CLI::App& app, Context& ctx);  // credential add|list|remove, init
+void add_image_commands(CLI::App& app, Context& ctx);       // image build
 void add_proxy_commands(CLI::App& app, Context& ctx);
 void add_session_commands(CLI::App& app, Context& ctx);
 

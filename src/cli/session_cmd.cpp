@@ -23,7 +23,9 @@
 #include "backends/docker/docker_backend.hpp"
 #include "ca/ca.hpp"
 #include "cli/command.hpp"
+#include "cli/image_build.hpp"
 #include "credential_check.hpp"
+#include "agent_image.hpp"
 #include "config.hpp"
 #include "proxy/clients.hpp"
 #include "file_lock.hpp"
@@ -315,7 +317,9 @@ void add_session_commands(CLI::App& app, Context& ctx) {
     create->add_option("--env,-e", o->env, "extra environment KEY=VALUE (repeatable; never put secrets here)");
     create->add_option("--credentials", o->credentials, "credential rules the session may use (default: all)")
         ->delimiter(',');
-    create->callback([&ctx, o, pids_option] {
+    auto build_first = opt<bool>(false);
+    create->add_flag("--build", *build_first, "build the default image first if it is missing or out of date (airlock image build)");
+    create->callback([&ctx, o, pids_option, build_first] {
         // Usage errors first (exit 2), before anything is opened or made.
         if (!o->name.empty())
             if (auto st = session::validate_session_name(o->name); !st) throw CommandError(st.error().message, exit_usage);
@@ -362,6 +366,9 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         }
         r.credentials = o->credentials;
         r.max_containers = w.config.docker.max_containers;
+
+        // The default image is built here, never pulled: say how (or, with --build, do it).
+        if (r.image == kDefaultAgentImage) ensure_default_image(ctx, r.image, *build_first);
 
         // The proxy must be up before the agent's first request.
         auto proxy = start_proxy(ctx.paths());
@@ -777,7 +784,9 @@ void add_session_commands(CLI::App& app, Context& ctx) {
             auto image = backend->inspect_image(config->docker.image);
             if (!image || !*image)
                 bad(fmt::format("default image {} is not present", config->docker.image),
-                    fmt::format("docker pull {} (or set [docker] image)", config->docker.image));
+                    config->docker.image == kDefaultAgentImage
+                        ? std::string("run 'airlock image build'")
+                        : fmt::format("docker pull {} (or set [docker] image)", config->docker.image));
             else good("default image " + config->docker.image);
             auto w = open_world(ctx);
             auto found = w.manager->reconcile(*fix, progress_line);

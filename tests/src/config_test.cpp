@@ -77,7 +77,7 @@ TEST_CASE("config: an empty file is all defaults") {
     Config config = parse_ok("");
     CHECK(config == default_config());
 
-    CHECK(config.docker.image == "ghcr.io/anthropics/claude-code:latest");
+    CHECK(config.docker.image == "airlock/agent:latest");
     CHECK(config.docker.pull_policy == PullPolicy::if_not_present);
     CHECK(config.docker.cpus.empty());
     CHECK(config.docker.memory.empty());

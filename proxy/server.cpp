@@ -460,7 +460,7 @@ struct Server::Impl {
     template <class Socket>
     asio::awaitable<void> serve(Socket socket, Worker& w) {
         beast::basic_stream<typename Socket::protocol_type> client(std::move(socket));
-        if constexpr (std::is_same_v<Socket, tcp::socket>) set_nodelay(client);
+        if constexpr (std::is_same_v<typename Socket::protocol_type, tcp>) set_nodelay(client);
         ConnectionScope scope(*this, client);
         beast::flat_buffer buf;
         auto t0 = Clock::now();

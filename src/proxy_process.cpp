@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <linux/close_range.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -130,6 +131,9 @@ Result<std::string> spawn_supervisor(const Paths& paths, std::uint16_t port) {
         ::dup2(devnull, 0);
         ::dup2(log, 1);
         ::dup2(log, 2);
+        // Nothing the caller holds open (a lock taken around `airlock proxy start`, a pipe a
+        // test reads) lives on in the long-running proxy: only 0-2 and the ready descriptor.
+        ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         ::fcntl(fds[1], F_SETFD, 0);  // the ready descriptor survives exec
         ::execv("/proc/self/exe", argv.data());
         ::_exit(127);

@@ -89,7 +89,7 @@ c() { curl -sS --max-time 20 --proxy "$url" --cacert "$ca" "$@"; }
 # ---- parallel starts: one proxy, every starter succeeds ------------------------------------
 export AIRLOCK_PROXY_LOG_MAX_BYTES=8192  # test hook: rotate proxy.log at 8 KiB
 pids=()
-for i in 1 2 3 4 5 6 7 8; do al "start$i" proxy start >/dev/null & pids+=($!); done
+for i in 1 2 3 4 5 6 7 8; do al "start$i" proxy start >/dev/null 9>>"$logs/held-by-starter" & pids+=($!); done
 failed=0
 for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
 started=$(cat "$logs"/start*.out | grep -c '^proxy started' || true)
@@ -97,6 +97,13 @@ if [ "$failed" -eq 0 ] && [ "$started" -eq 1 ] && [ "$(count_procs run)" -eq 1 ]
   ok "8 parallel 'proxy start': all succeed, one started it, one server and one supervisor run"
 else not_ok "8 parallel 'proxy start': $failed failed, $started said started, $(count_procs run) servers, $(count_procs supervise) supervisors: $(cat "$logs"/start*.err | sort | uniq -c | head -5)"; fi
 server_up || { echo "Bail out! no proxy after the parallel starts: $(tail -5 "$AIRLOCK_HOME/proxy.log")"; exit 1; }
+# The background proxy keeps none of its starter's descriptors: a lock held around
+# 'proxy start' (as flock(1) does for a test harness; here fd 9) is free once start returns.
+if [ -d "/proc/$(cat "$AIRLOCK_HOME/proxy-supervisor.pid" 2>/dev/null)/fd" ]; then
+  fds=$(for p in $(cat "$AIRLOCK_HOME/proxy.pid" "$AIRLOCK_HOME/proxy-supervisor.pid"); do ls -l /proc/"$p"/fd 2>/dev/null; done | grep -F "$logs" || true)
+  [ -z "$fds" ] && ok "the background proxy and its supervisor hold none of the starter's files" \
+    || not_ok "the background proxy holds its starter's files: $fds"
+fi
 
 # ---- a secret command's environment ----------------------------------------------------------
 if [ -s "$tmp/command-env.txt" ] && grep -q '^PATH=' "$tmp/command-env.txt"; then

@@ -33,6 +33,7 @@
 #include "airlock/home_path.hpp"
 #include "ca/ca.hpp"
 #include "proxy/audit.hpp"
+#include "proxy/client_auth.hpp"
 #include "proxy/clients.hpp"
 #include "proxy/framing.hpp"
 #include "proxy/hosts.hpp"
@@ -138,38 +139,9 @@ FailureKind error_kind(const error_code& ec) {
 
 // ---------------------------------------------------------------------------------------
 
-// What the client store looked like: the store runs in WAL mode, so every commit by any
-// process (a client added or removed, a session written) changes the size or modification
-// time of its write-ahead log ("sessions.db-wal"; created again by the first writer after
-// the last connection removed it). Only when there is no log is the database file itself
-// stamped. An equal stamp means cached answers still hold.
-struct StoreStamp {
-    struct timespec time {};
-    off_t size = -1;
-    bool wal = false;
-
-    static StoreStamp of(const std::filesystem::path& db) {
-        StoreStamp s;
-        struct stat st {};
-        auto wal = db.string() + "-wal";
-        if (::stat(wal.c_str(), &st) == 0) s.wal = true;
-        else if (::stat(db.c_str(), &st) != 0) return s;
-        s.time = st.st_mtim;
-        s.size = st.st_size;
-        return s;
-    }
-    bool operator==(const StoreStamp& o) const {
-        return time.tv_sec == o.time.tv_sec && time.tv_nsec == o.time.tv_nsec && size == o.size && wal == o.wal;
-    }
-};
-
 struct Worker {
     asio::io_context ioc{1};
-    std::optional<ClientStore> store;  // opened on first use, used only on this worker's thread
-    // Answers of the store, valid while its files are unchanged: a request on a kept-alive
-    // connection costs two stat() calls instead of a query. Keyed by name + NUL + token.
-    StoreStamp auth_stamp;
-    std::map<std::string, std::optional<ClientScope>> auth_cache;
+    std::optional<ClientAuth> auth;  // created with the worker; used only on its thread
     // Idle upstream TLS connections after a complete exchange, for the same client's next
     // request to the same host under the same rule and configuration (upstream_pool.hpp).
     UpstreamPool<tls_stream> pool;
@@ -385,59 +357,11 @@ struct Server::Impl {
         }
     };
 
-    ClientStore* store_for(Worker& w) {
-        if (!w.store) {
-            auto s = ClientStore::open(opts.home / "sessions.db", ClientStore::Mode::read_only);
-            if (!s) {
-                log(fmt::format("client store: {}", s.error().message));
-                return nullptr;
-            }
-            w.store.emplace(std::move(*s));
-        }
-        return &*w.store;
-    }
-
-    // The client named by Proxy-Authorization, or nullopt (answer 407).
     std::optional<ClientScope> authenticate(const RequestHead& head, Worker& w, ProxyCredentials* out = nullptr) {
-        auto header = head.find("Proxy-Authorization");
-        if (!header) return std::nullopt;
-        auto creds = parse_proxy_authorization(*header);
-        if (!creds) return std::nullopt;
-        auto scope = authenticate(*creds, w);
-        if (scope && out) *out = std::move(*creds);
-        return scope;
+        return w.auth->authenticate(head, out);
     }
-
     std::optional<ClientScope> authenticate(const ProxyCredentials& creds, Worker& w) {
-        auto stamp = StoreStamp::of(opts.home / "sessions.db");
-        if (!(stamp == w.auth_stamp) || w.auth_cache.size() > 4096) {
-            w.auth_cache.clear();
-            w.auth_stamp = stamp;
-        }
-        std::string key = creds.name;
-        key += '\0';
-        key += creds.token;
-        if (auto it = w.auth_cache.find(key); it != w.auth_cache.end()) return it->second;
-        auto answer = authenticate_in_store(creds, w);
-        if (!answer) return std::nullopt;  // the store failed: refuse, but ask again next time
-        w.auth_cache.emplace(std::move(key), *answer);
-        return *answer;
-    }
-
-    // nullopt when the store could not answer; else the client, or nullopt inside for "no".
-    std::optional<std::optional<ClientScope>> authenticate_in_store(const ProxyCredentials& creds, Worker& w) {
-        auto* store = store_for(w);
-        if (!store) return std::nullopt;
-        auto found = store->authenticate(creds.name, creds.token);
-        if (!found) {
-            log(fmt::format("client store: {}", found.error().message));
-            return std::nullopt;
-        }
-        if (!*found) return std::optional<ClientScope>{};
-        ClientScope scope;
-        scope.name = (*found)->name;
-        scope.rules.insert((*found)->credentials.begin(), (*found)->credentials.end());
-        return std::optional<ClientScope>{std::move(scope)};
+        return w.auth->authenticate(creds);
     }
 
     template <class Stream>
@@ -1151,7 +1075,11 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
 
     unsigned threads = opts.config.proxy.threads;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-    for (unsigned i = 0; i < threads; ++i) impl->workers.push_back(std::make_unique<Worker>());
+    for (unsigned i = 0; i < threads; ++i) {
+        impl->workers.push_back(std::make_unique<Worker>());
+        impl->workers.back()->auth.emplace(opts.home / "sessions.db",
+                                           [im = impl.get()](const std::string& line) { im->log(line); });
+    }
 
     std::vector<std::string> listen = opts.listen;
     if (listen.empty()) listen = opts.config.proxy.listen;

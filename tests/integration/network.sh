@@ -415,7 +415,8 @@ alx create-none create --agent shell --name "$s_none" --repo "$repo" --network n
 if [ "$rc" -eq 0 ] && grep -q '^  network: *none: no network at all; the agent cannot reach the proxy' <<<"$aout"; then
   ok "create --network none says the agent cannot reach the proxy (nor its API)"
 else not_ok "create --network none (exit $rc): $(short "$aout$aerr")"; fi
-docker inspect "airlock-$s_none" >"$tmp/inspect-none.json"
+# By label, not name: container names carry the home's id since the two-homes change.
+docker inspect "$(docker ps -aq --filter "label=dev.airlock.session=$s_none" --filter "label=dev.airlock.home=$AIRLOCK_HOME")" >"$tmp/inspect-none.json"
 json_check "none: NetworkMode none, no proxy variables, no relay" "$tmp/inspect-none.json" \
   "e[0]['HostConfig']['NetworkMode'] == 'none' and not any(x.startswith(('HTTPS_PROXY=', 'HTTP_PROXY=')) for x in e[0]['Config']['Env']) and e[0]['Config']['Cmd'][0] != '/run/airlock/relay'"
 

@@ -27,7 +27,7 @@ expect "an unknown agent is a usage error" 2 "unknown agent 'aider'; use some of
 expect "a bad version is a usage error" 2 "is not an npm version" "$bin" image build --version 'codex=1;rm' --tag "$tag"
 
 # ---- the build -------------------------------------------------------------------------------
-run_capture "$bin" image build --base "$base" --agents codex --tag "$tag"
+run_capture "$bin" image build --base "$base" --agents codex --tag "$tag" --force  # a tag left by an earlier run would be "up to date"
 if [ "$rc" -eq 0 ] && grep -q '^Step [0-9]*/[0-9]* : FROM' <<<"$out" && grep -q "^built $tag (sha256:" <<<"$out"; then
   ok "image build streams the engine's steps and reports the image"
 else not_ok "image build (exit $rc): $(tail -c 1500 <<<"$out")"; fi

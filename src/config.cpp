@@ -126,16 +126,7 @@ std::optional<std::int64_t> to_int64(std::string_view digits) {
 
 }  // namespace
 
-// ---- Parsing ----------------------------------------------------------------------
-
-namespace {
-
-// Thrown inside the parser only; parse_config turns it into an Error.
-struct ConfigError {
-    std::string message;
-};
-
-std::string quote(std::string_view s) {
+std::string toml_quote(std::string_view s) {
     std::string out = "\"";
     for (unsigned char c : s) {
         switch (c) {
@@ -154,6 +145,16 @@ std::string quote(std::string_view s) {
     out += '"';
     return out;
 }
+
+// ---- Parsing ----------------------------------------------------------------------
+
+namespace {
+
+// Thrown inside the parser only; parse_config turns it into an Error.
+struct ConfigError {
+    std::string message;
+};
+
 
 std::string_view type_name(toml::node_type type) {
     switch (type) {
@@ -325,7 +326,7 @@ Section::Section(const Parser& parser, const toml::table& table, std::string lab
         }
         std::string where = label_.empty() ? std::string() : label_ + " ";
         parser_.fail(key.source().begin.line ? key.source() : value.source(),
-                     fmt::format("{}unknown {} {}{}; valid {}s: {}", where, what, quote(key.str()), hint, what,
+                     fmt::format("{}unknown {} {}{}; valid {}s: {}", where, what, toml_quote(key.str()), hint, what,
                                  join(keys, ", ")));
     }
 }
@@ -402,7 +403,7 @@ Config Parser::parse(const toml::table& root) const {
         for (const auto& [section, keys] : owners) {
             if (std::find(keys.begin(), keys.end(), key.str()) != keys.end()) {
                 fail(key.source().begin.line ? key.source() : value.source(),
-                     fmt::format("unknown top-level key {}; it belongs in {} (write it after a {} line)", quote(key.str()),
+                     fmt::format("unknown top-level key {}; it belongs in {} (write it after a {} line)", toml_quote(key.str()),
                                  section, section));
             }
         }
@@ -433,7 +434,7 @@ Config Parser::parse(const toml::table& root) const {
 void Parser::parse_docker(const Section& s, DockerSettings& docker) const {
     if (auto image = s.string("image")) {
         if (image->empty() || has_control(*image) || image->find(' ') != std::string::npos) {
-            s.fail(*s.get("image"), "image", fmt::format("must be an image reference such as \"node:22\" (got {})", quote(*image)));
+            s.fail(*s.get("image"), "image", fmt::format("must be an image reference such as \"node:22\" (got {})", toml_quote(*image)));
         }
         docker.image = *image;
     }
@@ -441,7 +442,7 @@ void Parser::parse_docker(const Section& s, DockerSettings& docker) const {
         auto parsed = parse_pull_policy(*policy);
         if (!parsed) {
             s.fail(*s.get("pull_policy"), "pull_policy",
-                   fmt::format("must be one of always, if-not-present, never (got {})", quote(*policy)));
+                   fmt::format("must be one of always, if-not-present, never (got {})", toml_quote(*policy)));
         }
         docker.pull_policy = *parsed;
     }
@@ -478,7 +479,7 @@ void Parser::parse_docker(const Section& s, DockerSettings& docker) const {
     if (auto network = s.string("network")) {
         if (!is_name(lower(*network), "_.-") || (*network)[0] == '.' || (*network)[0] == '-') {
             s.fail(*s.get("network"), "network",
-                   fmt::format("must be confined, open, none or a Docker network name (got {})", quote(*network)));
+                   fmt::format("must be confined, open, none or a Docker network name (got {})", toml_quote(*network)));
         }
         docker.network = *network;
     }
@@ -501,14 +502,14 @@ void Parser::parse_proxy(const Section& s, ProxySettings& proxy) const {
         for (std::size_t i = 0; i < listen->size(); ++i) {
             if (!is_ip_literal((*listen)[i])) {
                 s.fail(*array.get(i), fmt::format("listen[{}]", i),
-                       fmt::format("must be an IP address such as \"127.0.0.1\" or \"::1\" (got {})", quote((*listen)[i])));
+                       fmt::format("must be an IP address such as \"127.0.0.1\" or \"::1\" (got {})", toml_quote((*listen)[i])));
             }
         }
         proxy.listen = std::move(*listen);
     }
     if (auto unmatched = s.string("unmatched")) {
         auto parsed = parse_unmatched(*unmatched);
-        if (!parsed) s.fail(*s.get("unmatched"), "unmatched", fmt::format("must be one of tunnel, deny (got {})", quote(*unmatched)));
+        if (!parsed) s.fail(*s.get("unmatched"), "unmatched", fmt::format("must be one of tunnel, deny (got {})", toml_quote(*unmatched)));
         proxy.unmatched = *parsed;
     }
     if (auto allow = s.strings("allow")) {
@@ -519,7 +520,7 @@ void Parser::parse_proxy(const Section& s, ProxySettings& proxy) const {
             if (host.starts_with("*.")) host.remove_prefix(2);
             if (!is_host_name(host)) {
                 s.fail(*array.get(i), fmt::format("allow[{}]", i),
-                       fmt::format("must be a host name or \"*.suffix\" (got {})", quote((*allow)[i])));
+                       fmt::format("must be a host name or \"*.suffix\" (got {})", toml_quote((*allow)[i])));
             }
             (*allow)[i] = pattern;
         }
@@ -572,9 +573,9 @@ void Parser::parse_resolve(const Section& s, std::map<std::string, std::string>&
         if (colon == std::string::npos || !is_host_name(std::string_view(from).substr(0, colon)) ||
             !parse_port(std::string_view(from).substr(colon + 1))) {
             fail(key_at, fmt::format("[proxy.resolve] key {} must be \"host:port\", e.g. \"api.anthropic.com:443\"",
-                                     quote(key.str())));
+                                     toml_quote(key.str())));
         }
-        if (!value.is_string()) s.type_error(value, quote(key.str()), "a string \"ip:port\"");
+        if (!value.is_string()) s.type_error(value, toml_quote(key.str()), "a string \"ip:port\"");
         const std::string& to = value.as_string()->get();
         std::string ip;
         std::string_view port;
@@ -594,9 +595,9 @@ void Parser::parse_resolve(const Section& s, std::map<std::string, std::string>&
             shape_ok = inet_pton(AF_INET, ip.c_str(), buf) == 1;
         }
         if (!shape_ok || !parse_port(port)) {
-            s.fail(value, quote(key.str()),
+            s.fail(value, toml_quote(key.str()),
                    fmt::format("must resolve to an IP address and port, \"127.0.0.1:8443\" or \"[::1]:8443\" (got {})",
-                               quote(to)));
+                               toml_quote(to)));
         }
         resolve[from] = to;
     }
@@ -627,7 +628,7 @@ std::vector<CredentialRule> Parser::parse_credentials(const toml::node& node) co
         for (const auto& other : rules) {
             if (other.name == rule.name) {
                 fail(tables[i]->get("name")->source(),
-                     fmt::format("[[credential]] name {} is used twice; credential names must be unique", quote(rule.name)));
+                     fmt::format("[[credential]] name {} is used twice; credential names must be unique", toml_quote(rule.name)));
             }
         }
         for (const auto& host : rule.hosts) {
@@ -636,7 +637,7 @@ std::vector<CredentialRule> Parser::parse_credentials(const toml::node& node) co
                 const toml::node* at = tables[i]->get("hosts");
                 fail(at ? at->source() : tables[i]->source(),
                      fmt::format("[[credential]] {} host {} is already covered by credential {}; a host can have only one credential",
-                                 quote(rule.name), quote(host), quote(it->second)));
+                                 toml_quote(rule.name), toml_quote(host), toml_quote(it->second)));
             }
         }
         rules.push_back(std::move(rule));
@@ -654,17 +655,17 @@ CredentialRule Parser::parse_credential(const toml::table& table, std::size_t in
         auto name = s.string("name");
         if (!name) s.fail_here("missing required key \"name\"");
         if (!is_name(*name, "_-")) {
-            s.fail(*s.get("name"), "name", fmt::format("must be lowercase letters, digits, '_' or '-' (got {})", quote(*name)));
+            s.fail(*s.get("name"), "name", fmt::format("must be lowercase letters, digits, '_' or '-' (got {})", toml_quote(*name)));
         }
         rule.name = *name;
-        label = fmt::format("[[credential]] {}", quote(*name));
+        label = fmt::format("[[credential]] {}", toml_quote(*name));
     }
     Section s(*this, table, label, keys);
 
     const CredentialRule* preset = nullptr;
     if (auto p = s.string("preset")) {
         preset = find_preset(*p);
-        if (!preset) s.fail(*s.get("preset"), "preset", fmt::format("must be one of {} (got {})", kPresetNames, quote(*p)));
+        if (!preset) s.fail(*s.get("preset"), "preset", fmt::format("must be one of {} (got {})", kPresetNames, toml_quote(*p)));
         rule.preset = *p;
         rule.hosts = preset->hosts;
         rule.header = preset->header;
@@ -686,9 +687,9 @@ CredentialRule Parser::parse_credential(const toml::table& table, std::size_t in
             if (host.starts_with("*.")) host.remove_prefix(2);
             if (!is_host_name(host)) {
                 s.fail(*array.get(i), fmt::format("hosts[{}]", i),
-                       fmt::format("must be a host name or \"*.suffix\" (got {})", quote((*hosts)[i])));
+                       fmt::format("must be a host name or \"*.suffix\" (got {})", toml_quote((*hosts)[i])));
             }
-            if (!seen.insert(pattern).second) s.fail(*array.get(i), fmt::format("hosts[{}]", i), fmt::format("repeats {}", quote(pattern)));
+            if (!seen.insert(pattern).second) s.fail(*array.get(i), fmt::format("hosts[{}]", i), fmt::format("repeats {}", toml_quote(pattern)));
             (*hosts)[i] = pattern;
         }
         rule.hosts = std::move(*hosts);
@@ -696,19 +697,19 @@ CredentialRule Parser::parse_credential(const toml::table& table, std::size_t in
 
     if (auto header = s.string("header")) {
         if (!is_header_token(*header)) {
-            s.fail(*s.get("header"), "header", fmt::format("must be an HTTP header name such as \"Authorization\" (got {})", quote(*header)));
+            s.fail(*s.get("header"), "header", fmt::format("must be an HTTP header name such as \"Authorization\" (got {})", toml_quote(*header)));
         }
         std::string l = lower(*header);
         if (l == "host" || l == "content-length" || l == "transfer-encoding" || l == "connection" || l == "te" ||
             l == "upgrade" || l == "proxy-authorization") {
-            s.fail(*s.get("header"), "header", fmt::format("cannot be {}: the proxy owns that header", quote(*header)));
+            s.fail(*s.get("header"), "header", fmt::format("cannot be {}: the proxy owns that header", toml_quote(*header)));
         }
         rule.header = *header;
     } else if (!preset) missing("header", "header = \"Authorization\"");
 
     if (auto tmpl = s.string("template")) {
         if (tmpl->find("{secret}") == std::string::npos) {
-            s.fail(*s.get("template"), "template", fmt::format("must contain {{secret}}, e.g. \"Bearer {{secret}}\" (got {})", quote(*tmpl)));
+            s.fail(*s.get("template"), "template", fmt::format("must contain {{secret}}, e.g. \"Bearer {{secret}}\" (got {})", toml_quote(*tmpl)));
         }
         if (has_control(*tmpl)) s.fail(*s.get("template"), "template", "must not contain control characters");
         rule.value_template = *tmpl;
@@ -718,7 +719,7 @@ CredentialRule Parser::parse_credential(const toml::table& table, std::size_t in
         Section ph(*this, *table_ph, label + " placeholder", {"env", "value"});
         Placeholder placeholder = rule.placeholder.value_or(Placeholder{"", "airlock-placeholder"});
         if (auto env = ph.string("env")) {
-            if (!is_env_name(*env)) ph.fail(*ph.get("env"), "env", fmt::format("must be an environment variable name (got {})", quote(*env)));
+            if (!is_env_name(*env)) ph.fail(*ph.get("env"), "env", fmt::format("must be an environment variable name (got {})", toml_quote(*env)));
             placeholder.env = *env;
         } else if (placeholder.env.empty()) {
             ph.fail_here("missing required key \"env\" (the variable the container gets)");
@@ -754,7 +755,7 @@ SecretSource Parser::parse_secret(const Section& s) const {
         secret.kind = SecretSource::Kind::file;
         secret.value = *file;
     } else if (auto env = s.string("env")) {
-        if (!is_env_name(*env)) s.fail(*s.get("env"), "env", fmt::format("must be an environment variable name (got {})", quote(*env)));
+        if (!is_env_name(*env)) s.fail(*s.get("env"), "env", fmt::format("must be an environment variable name (got {})", toml_quote(*env)));
         secret.kind = SecretSource::Kind::env;
         secret.value = *env;
     } else if (auto command = s.strings("command")) {
@@ -776,20 +777,20 @@ std::vector<CacheVolume> Parser::parse_caches(const toml::node& node) const {
         auto name = s.string("name");
         if (!name) s.fail_here("missing required key \"name\"");
         if (!is_name(*name, "_.-")) {
-            s.fail(*s.get("name"), "name", fmt::format("must be lowercase letters, digits, '_', '.' or '-' (got {})", quote(*name)));
+            s.fail(*s.get("name"), "name", fmt::format("must be lowercase letters, digits, '_', '.' or '-' (got {})", toml_quote(*name)));
         }
         auto target = s.string("target");
         if (!target) s.fail_here("missing required key \"target\" (the mount point in the container)");
         if (!target->starts_with('/') || *target == "/" || has_control(*target)) {
-            s.fail(*s.get("target"), "target", fmt::format("must be an absolute path in the container (got {})", quote(*target)));
+            s.fail(*s.get("target"), "target", fmt::format("must be an absolute path in the container (got {})", toml_quote(*target)));
         }
         if (*target == "/workspace" || target->starts_with("/workspace/")) {
             s.fail(*s.get("target"), "target", "cannot be inside /workspace, where the worktree is mounted");
         }
         for (const auto& other : caches) {
-            if (other.name == *name) s.fail(*s.get("name"), "name", fmt::format("{} is used twice; cache names must be unique", quote(*name)));
+            if (other.name == *name) s.fail(*s.get("name"), "name", fmt::format("{} is used twice; cache names must be unique", toml_quote(*name)));
             if (other.target == *target) {
-                s.fail(*s.get("target"), "target", fmt::format("{} is already the target of cache {}", quote(*target), quote(other.name)));
+                s.fail(*s.get("target"), "target", fmt::format("{} is already the target of cache {}", toml_quote(*target), toml_quote(other.name)));
             }
         }
         cache.name = *name;
@@ -823,7 +824,7 @@ void Parser::parse_agents(const toml::table& table, std::map<std::string, AgentD
         }
         if (auto prompt = s.string("prompt")) {
             auto mode = parse_prompt_mode(*prompt);
-            if (!mode) s.fail(*s.get("prompt"), "prompt", fmt::format("must be one of arg, stdin, none (got {})", quote(*prompt)));
+            if (!mode) s.fail(*s.get("prompt"), "prompt", fmt::format("must be one of arg, stdin, none (got {})", toml_quote(*prompt)));
             agent.prompt = *mode;
         }
         agents[name] = std::move(agent);
@@ -881,7 +882,7 @@ std::string string_array(const std::vector<std::string>& items) {
     std::string out = "[";
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (i) out += ", ";
-        out += quote(items[i]);
+        out += toml_quote(items[i]);
     }
     return out + "]";
 }
@@ -891,13 +892,13 @@ std::string toml_key(std::string_view key) {
     bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     });
-    return bare ? std::string(key) : quote(key);
+    return bare ? std::string(key) : toml_quote(key);
 }
 
 std::string render_secret(const SecretSource& secret) {
     switch (secret.kind) {
-        case SecretSource::Kind::file: return fmt::format("{{ file = {} }}", quote(secret.value));
-        case SecretSource::Kind::env: return fmt::format("{{ env = {} }}", quote(secret.value));
+        case SecretSource::Kind::file: return fmt::format("{{ file = {} }}", toml_quote(secret.value));
+        case SecretSource::Kind::env: return fmt::format("{{ env = {} }}", toml_quote(secret.value));
         case SecretSource::Kind::command: return fmt::format("{{ command = {} }}", string_array(secret.command));
         case SecretSource::Kind::none: break;
     }
@@ -921,12 +922,12 @@ std::string render_config(const Config& config) {
 
     const DockerSettings& d = config.docker;
     line("[docker]");
-    line(fmt::format("image = {}", quote(d.image)));
-    line(fmt::format("pull_policy = {}", quote(to_string(d.pull_policy))));
-    line(fmt::format("cpus = {}{}", quote(d.cpus), d.cpus.empty() ? "  # no limit" : ""));
-    line(fmt::format("memory = {}{}", quote(d.memory), d.memory.empty() ? "  # no limit" : ""));
+    line(fmt::format("image = {}", toml_quote(d.image)));
+    line(fmt::format("pull_policy = {}", toml_quote(to_string(d.pull_policy))));
+    line(fmt::format("cpus = {}{}", toml_quote(d.cpus), d.cpus.empty() ? "  # no limit" : ""));
+    line(fmt::format("memory = {}{}", toml_quote(d.memory), d.memory.empty() ? "  # no limit" : ""));
     line(fmt::format("pids_limit = {}", d.pids_limit));
-    line(fmt::format("network = {}{}", quote(d.network),
+    line(fmt::format("network = {}{}", toml_quote(d.network),
                      session::is_confined(d.network) ? "  # the proxy only" : "  # " + session::network_column(d.network)));
     line(fmt::format("read_only_rootfs = {}", d.read_only_rootfs));
     line(fmt::format("max_containers = {}", d.max_containers));
@@ -936,28 +937,28 @@ std::string render_config(const Config& config) {
     line("[proxy]");
     line(fmt::format("port = {}", p.port));
     line(fmt::format("listen = {}{}", string_array(p.listen), p.listen.empty() ? "  # 127.0.0.1 and the Docker bridge gateway(s)" : ""));
-    line(fmt::format("unmatched = {}", quote(to_string(p.unmatched))));
+    line(fmt::format("unmatched = {}", toml_quote(to_string(p.unmatched))));
     line(fmt::format("allow = {}", string_array(p.allow)));
     line(fmt::format("ports = [{}]", fmt::join(p.ports, ", ")));
-    line(fmt::format("upstream_ca = {}", quote(p.upstream_ca)));
+    line(fmt::format("upstream_ca = {}", toml_quote(p.upstream_ca)));
     line(fmt::format("threads = {}{}", p.threads, p.threads == 0 ? "  # one per core" : ""));
     line(fmt::format("max_connections = {}", p.max_connections));
     line(fmt::format("max_connections_per_client = {}", p.max_connections_per_client));
     line("");
     line("[proxy.resolve]");
-    for (const auto& [from, to] : p.resolve) line(fmt::format("{} = {}", quote(from), quote(to)));
+    for (const auto& [from, to] : p.resolve) line(fmt::format("{} = {}", toml_quote(from), toml_quote(to)));
     line("");
 
     for (const auto& rule : config.credentials) {
         line("[[credential]]");
-        line(fmt::format("name = {}", quote(rule.name)));
-        if (!rule.preset.empty()) line(fmt::format("preset = {}", quote(rule.preset)));
+        line(fmt::format("name = {}", toml_quote(rule.name)));
+        if (!rule.preset.empty()) line(fmt::format("preset = {}", toml_quote(rule.preset)));
         line(fmt::format("hosts = {}", string_array(rule.hosts)));
-        line(fmt::format("header = {}", quote(rule.header)));
-        line(fmt::format("template = {}", quote(rule.value_template)));
+        line(fmt::format("header = {}", toml_quote(rule.header)));
+        line(fmt::format("template = {}", toml_quote(rule.value_template)));
         if (rule.placeholder) {
-            line(fmt::format("placeholder = {{ env = {}, value = {} }}", quote(rule.placeholder->env),
-                             quote(rule.placeholder->value)));
+            line(fmt::format("placeholder = {{ env = {}, value = {} }}", toml_quote(rule.placeholder->env),
+                             toml_quote(rule.placeholder->value)));
         }
         if (rule.secret.kind == SecretSource::Kind::none) line("# secret: not set");
         else line(fmt::format("secret = {}", render_secret(rule.secret)));
@@ -966,15 +967,15 @@ std::string render_config(const Config& config) {
 
     for (const auto& cache : config.caches) {
         line("[[cache]]");
-        line(fmt::format("name = {}", quote(cache.name)));
-        line(fmt::format("target = {}", quote(cache.target)));
+        line(fmt::format("name = {}", toml_quote(cache.name)));
+        line(fmt::format("target = {}", toml_quote(cache.target)));
         line("");
     }
 
     for (const auto& [name, agent] : config.agents) {
         line(fmt::format("[agent.{}]", toml_key(name)));
         line(fmt::format("command = {}", string_array(agent.command)));
-        line(fmt::format("prompt = {}", quote(to_string(agent.prompt))));
+        line(fmt::format("prompt = {}", toml_quote(to_string(agent.prompt))));
         line("");
     }
     return out;

@@ -29,6 +29,10 @@ Result<Config> load_config(const std::filesystem::path& file);
 // every error message. An empty document gives default_config().
 Result<Config> parse_config(std::string_view text, std::string_view source_name);
 
+// A TOML basic string (quoted, escaped) holding `s` exactly: for messages naming a key and
+// for config.toml text airlock writes.
+std::string toml_quote(std::string_view s);
+
 // The configuration with no file: settings.hpp's defaults plus the built-in agents and
 // the default cache volumes.
 Config default_config();

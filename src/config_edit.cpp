@@ -1,5 +1,7 @@
 #include "config_edit.hpp"
 
+#include "config.hpp"
+
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
@@ -9,30 +11,11 @@ namespace airlock {
 
 namespace {
 
-std::string basic_string(std::string_view s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\b': out += "\\b"; break;
-            case '\t': out += "\\t"; break;
-            case '\n': out += "\\n"; break;
-            case '\f': out += "\\f"; break;
-            case '\r': out += "\\r"; break;
-            default:
-                if (c < 0x20 || c == 0x7f) out += fmt::format("\\u{:04X}", static_cast<unsigned>(c));
-                else out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
-}
-
 std::string string_array(const std::vector<std::string>& items) {
     std::string out = "[";
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (i) out += ", ";
-        out += basic_string(items[i]);
+        out += toml_quote(items[i]);
     }
     return out + "]";
 }
@@ -88,23 +71,23 @@ std::string header_key(std::string_view text, std::size_t pos, std::size_t stop)
 
 std::string render_credential_table(const CredentialEntry& e) {
     std::string out = "[[credential]]\n";
-    out += fmt::format("name = {}\n", basic_string(e.name));
-    if (!e.preset.empty()) out += fmt::format("preset = {}\n", basic_string(e.preset));
+    out += fmt::format("name = {}\n", toml_quote(e.name));
+    if (!e.preset.empty()) out += fmt::format("preset = {}\n", toml_quote(e.preset));
     if (!e.hosts.empty()) out += fmt::format("hosts = {}\n", string_array(e.hosts));
-    if (!e.header.empty()) out += fmt::format("header = {}\n", basic_string(e.header));
-    if (!e.value_template.empty()) out += fmt::format("template = {}\n", basic_string(e.value_template));
+    if (!e.header.empty()) out += fmt::format("header = {}\n", toml_quote(e.header));
+    if (!e.value_template.empty()) out += fmt::format("template = {}\n", toml_quote(e.value_template));
     if (e.placeholder_env || e.placeholder_value) {
         std::string fields;
-        if (e.placeholder_env) fields += fmt::format("env = {}", basic_string(*e.placeholder_env));
+        if (e.placeholder_env) fields += fmt::format("env = {}", toml_quote(*e.placeholder_env));
         if (e.placeholder_value) {
             if (!fields.empty()) fields += ", ";
-            fields += fmt::format("value = {}", basic_string(*e.placeholder_value));
+            fields += fmt::format("value = {}", toml_quote(*e.placeholder_value));
         }
         out += fmt::format("placeholder = {{ {} }}\n", fields);
     }
     switch (e.secret.kind) {
-        case SecretSource::Kind::file: out += fmt::format("secret = {{ file = {} }}\n", basic_string(e.secret.value)); break;
-        case SecretSource::Kind::env: out += fmt::format("secret = {{ env = {} }}\n", basic_string(e.secret.value)); break;
+        case SecretSource::Kind::file: out += fmt::format("secret = {{ file = {} }}\n", toml_quote(e.secret.value)); break;
+        case SecretSource::Kind::env: out += fmt::format("secret = {{ env = {} }}\n", toml_quote(e.secret.value)); break;
         case SecretSource::Kind::command:
             out += fmt::format("secret = {{ command = {} }}\n", string_array(e.secret.command));
             break;

@@ -33,7 +33,7 @@ Result<std::string> load_or_create_home_id(const fs::path& home) {
     fs::create_directories(home, ec);
     // Written to a temporary file, then linked into place: link() fails when another
     // process got there first, and then its id is the one.
-    auto tmp = home / fmt::format(".home-id.{}.tmp", ::getpid());
+    auto tmp = home / fmt::format(".home-id.{}.{}.tmp", ::getpid(), random_suffix(8));  // unique per caller
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         out << random_suffix(10) << '\n';

@@ -99,7 +99,8 @@ Status TarWriter::header(std::string_view name, char type, std::uint64_t size, u
         if (link.size() > 100) link = link.substr(0, 100);
     }
     std::array<char, kBlock> h{};
-    std::memcpy(h.data(), rest.data(), rest.size());                 // name
+    // (memcpy of an empty view: its data() may be null, which memcpy must never get)
+    if (!rest.empty()) std::memcpy(h.data(), rest.data(), rest.size());  // name
     put_octal(h.data() + 100, 8, mode & 07777);                       // mode
     put_octal(h.data() + 108, 8, 0);                                  // uid
     put_octal(h.data() + 116, 8, 0);                                  // gid
@@ -107,9 +108,9 @@ Status TarWriter::header(std::string_view name, char type, std::uint64_t size, u
     put_octal(h.data() + 136, 12, kMtime);                            // mtime
     std::memset(h.data() + 148, ' ', 8);                              // checksum, as blanks
     h[156] = type;                                                    // typeflag
-    std::memcpy(h.data() + 157, link.data(), link.size());           // linkname
+    if (!link.empty()) std::memcpy(h.data() + 157, link.data(), link.size());  // linkname
     std::memcpy(h.data() + 257, "ustar\0" "00", 8);                   // magic, version
-    std::memcpy(h.data() + 345, prefix.data(), prefix.size());       // prefix
+    if (!prefix.empty()) std::memcpy(h.data() + 345, prefix.data(), prefix.size());  // prefix
     unsigned sum = 0;
     for (unsigned char c : h) sum += c;
     std::string chk = fmt::format("{:06o}", sum);

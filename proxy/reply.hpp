@@ -10,7 +10,7 @@ namespace airlock::proxy {
 
 enum class FailureKind {
     none,            // no failure
-    bad_request,     // malformed or ambiguous request (400; the parser may say 431/501)
+    bad_request,     // malformed or ambiguous request (400; the head parser may say 431)
     head_too_large,  // request head over 64 KiB (431)
     auth,            // no, wrong or removed proxy credentials (407, with Proxy-Authenticate)
     forbidden,       // port, host policy or a private destination (403)

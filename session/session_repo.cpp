@@ -248,17 +248,17 @@ bool reaches(git_repository* repo, const git_oid& from, const git_oid& ancestor)
     git_odb* odb_raw = nullptr;
     if (git_repository_odb(&odb_raw, repo) != 0) return false;
     OdbPtr odb(odb_raw);
-    std::vector<git_oid> todo = {from};
+    std::vector<git_oid> pending = {from};
     std::set<std::string> seen;
-    while (!todo.empty()) {
-        git_oid id = todo.back();
-        todo.pop_back();
+    while (!pending.empty()) {
+        git_oid id = pending.back();
+        pending.pop_back();
         if (git_oid_equal(&id, &ancestor)) return true;
         if (!seen.insert(oid_hex(id)).second || !git_odb_exists(odb.get(), &id)) continue;
         git_commit* raw = nullptr;
         if (git_commit_lookup(&raw, repo, &id) != 0) continue;
         CommitPtr c(raw);
-        for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i) todo.push_back(*git_commit_parent_id(c.get(), i));
+        for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i) pending.push_back(*git_commit_parent_id(c.get(), i));
     }
     git_error_clear();
     return false;
@@ -367,10 +367,10 @@ void delete_user_ref(git_repository* user, const std::string& name) {
 std::vector<fs::path> borrowed_object_dirs(const fs::path& user_git_dir) {
     std::vector<fs::path> out;
     std::set<std::string> seen;
-    std::vector<fs::path> todo = {user_git_dir / "objects"};
-    while (!todo.empty() && out.size() < 16) {
-        fs::path dir = todo.back();
-        todo.pop_back();
+    std::vector<fs::path> pending = {user_git_dir / "objects"};
+    while (!pending.empty() && out.size() < 16) {
+        fs::path dir = pending.back();
+        pending.pop_back();
         std::error_code ec;
         fs::path canon = fs::weakly_canonical(dir, ec);
         if (ec) canon = dir.lexically_normal();
@@ -381,7 +381,7 @@ std::vector<fs::path> borrowed_object_dirs(const fs::path& user_git_dir) {
         while (std::getline(in, line)) {
             if (line.empty() || line[0] == '#') continue;
             fs::path alt(line);
-            todo.push_back(alt.is_absolute() ? alt : dir / alt);
+            pending.push_back(alt.is_absolute() ? alt : dir / alt);
         }
     }
     return out;
@@ -639,10 +639,10 @@ Result<SyncResult> sync_session_branch(const SessionRepoPaths& p, bool force) {
         }
         return {};
     };
-    std::vector<git_oid> todo = {tip_id};
-    while (!todo.empty()) {
-        git_oid id = todo.back();
-        todo.pop_back();
+    std::vector<git_oid> pending = {tip_id};
+    while (!pending.empty()) {
+        git_oid id = pending.back();
+        pending.pop_back();
         if (!fresh(id)) continue;
         git_commit* raw = nullptr;
         if (git_commit_lookup(&raw, v, &id) != 0 || git_packbuilder_insert(pb.get(), &id, nullptr) != 0) {
@@ -657,7 +657,7 @@ Result<SyncResult> sync_session_branch(const SessionRepoPaths& p, bool force) {
                 return make_error(fmt::format("the session's commit {} names a parent {} that neither repository has; "
                                               "its branch cannot be brought across",
                                               oid_hex(id), oid_hex(*parent)));
-            todo.push_back(*parent);
+            pending.push_back(*parent);
         }
     }
     git_error_clear();
@@ -762,17 +762,17 @@ Result<BranchLog> session_log(const SessionRepoPaths& p, std::string_view base_c
     // clones). Newest first by commit time, down to the base or the shallow boundary.
     log = BranchLog{*tip, {}, 0};
     std::vector<std::pair<std::int64_t, git_oid>> found;
-    std::vector<git_oid> todo = {*git_commit_id(head->get())};
+    std::vector<git_oid> pending = {*git_commit_id(head->get())};
     std::set<std::string> seen;
-    while (!todo.empty() && found.size() < 100000) {
-        git_oid id = todo.back();
-        todo.pop_back();
+    while (!pending.empty() && found.size() < 100000) {
+        git_oid id = pending.back();
+        pending.pop_back();
         if ((has_base && git_oid_equal(&id, &base)) || !seen.insert(oid_hex(id)).second) continue;
         git_commit* raw = nullptr;
         if (git_commit_lookup(&raw, v, &id) != 0) continue;
         CommitPtr c(raw);
         found.emplace_back(git_commit_time(c.get()), id);
-        for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i) todo.push_back(*git_commit_parent_id(c.get(), i));
+        for (unsigned i = 0; i < git_commit_parentcount(c.get()); ++i) pending.push_back(*git_commit_parent_id(c.get(), i));
     }
     git_error_clear();
     std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });

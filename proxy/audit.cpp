@@ -27,6 +27,78 @@ std::string format_time_utc(std::chrono::system_clock::time_point t) {
                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
+std::optional<std::chrono::system_clock::time_point> parse_time_utc(std::string_view text) {
+    // YYYY-MM-DDTHH:MM:SS[.mmm]Z
+    auto digits = [&](std::size_t at, std::size_t n, int& out) {
+        if (at + n > text.size()) return false;
+        out = 0;
+        for (std::size_t i = at; i < at + n; ++i) {
+            if (text[i] < '0' || text[i] > '9') return false;
+            out = out * 10 + (text[i] - '0');
+        }
+        return true;
+    };
+    int y, mo, d, h, mi, s, ms = 0;
+    if (text.size() < 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+        text[16] != ':')
+        return std::nullopt;
+    if (!digits(0, 4, y) || !digits(5, 2, mo) || !digits(8, 2, d) || !digits(11, 2, h) || !digits(14, 2, mi) ||
+        !digits(17, 2, s))
+        return std::nullopt;
+    std::size_t at = 19;
+    if (text[at] == '.') {
+        if (!digits(at + 1, 3, ms)) return std::nullopt;
+        at += 4;
+    }
+    if (at + 1 != text.size() || text[at] != 'Z') return std::nullopt;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
+    using namespace std::chrono;
+    auto day = year_month_day{year{y}, month{static_cast<unsigned>(mo)}, std::chrono::day{static_cast<unsigned>(d)}};
+    if (!day.ok()) return std::nullopt;
+    return system_clock::time_point(sys_days(day).time_since_epoch() + hours(h) + minutes(mi) + seconds(s) +
+                                    milliseconds(ms));
+}
+
+std::optional<AuditRecord> parse_audit_line(std::string_view line) {
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    if (line.empty() || line.front() != '{') return std::nullopt;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(line, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    const auto& o = v.as_object();
+    auto text = [&](const char* key) -> std::string {
+        auto* f = o.if_contains(key);
+        return f && f->is_string() ? std::string(f->as_string()) : std::string();
+    };
+    auto number = [&](const char* key) -> std::uint64_t {
+        auto* f = o.if_contains(key);
+        if (!f) return 0;
+        if (f->is_uint64()) return f->as_uint64();
+        if (f->is_int64()) return f->as_int64() < 0 ? 0 : static_cast<std::uint64_t>(f->as_int64());
+        return 0;
+    };
+    auto time = parse_time_utc(text("time"));
+    if (!time) return std::nullopt;
+    AuditRecord r;
+    r.time = *time;
+    r.client = text("client");
+    r.method = text("method");
+    r.host = text("host");
+    r.port = static_cast<std::uint16_t>(std::min<std::uint64_t>(number("port"), 65535));
+    r.path = text("path");
+    r.status = static_cast<int>(std::min<std::uint64_t>(number("status"), 999));
+    r.bytes_up = number("bytes_up");
+    r.bytes_down = number("bytes_down");
+    r.duration_ms = number("duration_ms");
+    auto decision = text("decision");
+    r.decision = decision == "intercept" ? Decision::intercept : decision == "tunnel" ? Decision::tunnel : Decision::deny;
+    r.rule = text("rule");
+    r.error = text("error");
+    r.peer = text("peer");
+    r.suppressed = number("suppressed");
+    return r;
+}
+
 std::string bound_field(std::string_view s, std::size_t max) {
     auto cost = [](unsigned char c) -> std::size_t {
         if (c == '"' || c == '\\') return 2;

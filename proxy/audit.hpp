@@ -114,6 +114,14 @@ std::string to_json_line(const AuditRecord& record);
 
 // RFC 3339 UTC with milliseconds: "2024-05-01T12:34:56.789Z".
 std::string format_time_utc(std::chrono::system_clock::time_point t);
+// The inverse for what format_time_utc writes ("...Z", milliseconds optional); nullopt otherwise.
+std::optional<std::chrono::system_clock::time_point> parse_time_utc(std::string_view text);
+
+// One audit line read back (what `airlock credential list` and `airlock ui` read): the
+// record as to_json_line wrote it (path and fields as bounded there). nullopt for a line that
+// is not a JSON object with a valid "time" (a torn or foreign line); missing fields stay at
+// their defaults, an unknown decision reads as deny.
+std::optional<AuditRecord> parse_audit_line(std::string_view line);
 
 // Replaces every occurrence of every non-empty secret in `text` with "[REDACTED]"
 // (longest secrets first, so a secret containing another is redacted whole).

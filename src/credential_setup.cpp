@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "config.hpp"
+#include "proxy/audit.hpp"
 
 namespace airlock {
 
@@ -131,16 +132,10 @@ void collect_last_used(std::string_view lines, std::map<std::string, std::string
         std::string_view line = lines.substr(0, nl);
         lines = nl == std::string_view::npos ? std::string_view{} : lines.substr(nl + 1);
         if (line.find("\"rule\"") == std::string_view::npos) continue;
-        boost::system::error_code ec;
-        auto v = boost::json::parse(line, ec);
-        if (ec || !v.is_object()) continue;
-        const auto& o = v.as_object();
-        auto* rule = o.if_contains("rule");
-        auto* time = o.if_contains("time");
-        if (!rule || !time || !rule->is_string() || !time->is_string() || rule->as_string().empty()) continue;
-        std::string name(rule->as_string());
-        std::string t(time->as_string());
-        auto& slot = newest[name];
+        auto r = proxy::parse_audit_line(line);
+        if (!r || r->rule.empty()) continue;
+        auto t = proxy::format_time_utc(r->time);
+        auto& slot = newest[r->rule];
         if (t > slot) slot = std::move(t);
     }
 }

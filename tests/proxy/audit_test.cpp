@@ -75,6 +75,56 @@ TEST_CASE("to_json_line") {
     CHECK(boost::json::parse(line).as_object()["error"].as_string() == r.error);
 }
 
+TEST_CASE("parse_time_utc reads what format_time_utc writes") {
+    using namespace std::chrono;
+    for (long long ms : {0LL, 5LL, 1714566896789LL, 1795000000123LL}) {
+        auto t = system_clock::time_point(milliseconds(ms));
+        auto back = parse_time_utc(format_time_utc(t));
+        REQUIRE(back);
+        CHECK(*back == t);
+    }
+    CHECK(parse_time_utc("2024-05-01T12:34:56Z") == system_clock::time_point(milliseconds(1714566896000)));
+    for (const char* bad : {"", "2024-05-01", "2024-05-01T12:34:56.789", "2024-13-01T12:34:56.789Z",
+                            "2024-02-30T12:34:56.789Z", "2024-05-01T12:34:56.78Z", "x024-05-01T12:34:56.789Z",
+                            "2024-05-01T12:34:56.789Zjunk"})
+        CHECK_MESSAGE(!parse_time_utc(bad), bad);
+}
+
+TEST_CASE("parse_audit_line is the inverse of to_json_line") {
+    auto r = sample();
+    r.error = "quote \" and newline \n";
+    r.peer = "10.0.0.1:5555";
+    auto back = parse_audit_line(to_json_line(r));
+    REQUIRE(back);
+    CHECK(back->time == r.time);
+    CHECK(back->client == r.client);
+    CHECK(back->method == r.method);
+    CHECK(back->host == r.host);
+    CHECK(back->port == r.port);
+    CHECK(back->path == "/v1/messages");
+    CHECK(back->status == r.status);
+    CHECK(back->bytes_up == r.bytes_up);
+    CHECK(back->bytes_down == r.bytes_down);
+    CHECK(back->duration_ms == r.duration_ms);
+    CHECK(back->decision == r.decision);
+    CHECK(back->rule == r.rule);
+    CHECK(back->error == r.error);
+    CHECK(back->peer == r.peer);
+
+    // Torn, foreign and hostile lines are skipped or read with defaults, never trusted blindly.
+    CHECK(!parse_audit_line(""));
+    CHECK(!parse_audit_line("{\"time\":\"2024-05-01T12:34:56.789Z\",\"client\":\"a"));
+    CHECK(!parse_audit_line("[1,2]"));
+    CHECK(!parse_audit_line("{\"client\":\"a\"}"));
+    auto odd = parse_audit_line(
+        "{\"time\":\"2024-05-01T12:34:56.789Z\",\"port\":99999,\"status\":-1,\"decision\":\"x\",\"rule\":7}");
+    REQUIRE(odd);
+    CHECK(odd->port == 65535);
+    CHECK(odd->status == 0);
+    CHECK(odd->decision == Decision::deny);
+    CHECK(odd->rule.empty());
+}
+
 TEST_CASE("redact") {
     CHECK(redact("key sk-123 and sk-123", {"sk-123"}) == "key [REDACTED] and [REDACTED]");
     CHECK(redact("abcdef", {"abc", "abcdef"}) == "[REDACTED]");

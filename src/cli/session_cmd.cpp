@@ -34,7 +34,9 @@
 #include "sync_watcher.hpp"
 #include "session/manager.hpp"
 #include "session/names.hpp"
+#include "session/session_json.hpp"
 #include "session/network.hpp"
+#include "session_world.hpp"
 #include "terminal_attach.hpp"
 
 namespace airlock::cli {
@@ -42,151 +44,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The proxy's client store as the session layer sees it.
-class StoreClients : public session::ProxyClients {
-public:
-    explicit StoreClients(proxy::ClientStore store) : store_(std::move(store)) {}
-    Result<std::string> add(const std::string& name, const std::vector<std::string>& credentials,
-                            const std::string& session) override {
-        return store_.add(name, credentials, session);
-    }
-    Result<std::string> rotate(const std::string& name) override { return store_.rotate(name); }
-    Status remove(const std::string& name) override {
-        auto clients = store_.list();
-        if (!clients) return clients.error();
-        for (const auto& c : *clients)
-            if (c.name == name) return store_.remove(name);
-        return {};
-    }
-
-private:
-    proxy::ClientStore store_;
-};
-
-std::string run_line(const char* command) {
-    std::string out;
-    if (FILE* p = ::popen(command, "r")) {
-        char buf[256];
-        while (std::fgets(buf, sizeof buf, p)) out += buf;
-        ::pclose(p);
-    }
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out;
-}
-
-std::string git_identity(const char* env, const char* key) {
-    if (const char* v = std::getenv(env); v && *v) return v;
-    return run_line(fmt::format("git config --get {} 2>/dev/null", key).c_str());
-}
-
-// Everything a session command needs, opened once.
-struct World {
-    Config config;
-    std::unique_ptr<Backend> backend;
-    std::optional<session::SessionStore> store;
-    std::unique_ptr<StoreClients> clients;
-    std::unique_ptr<session::SessionManager> manager;
-    std::string manager_home_id;  // this home's id (in container and volume names)
-};
-
-// The CA bundle containers trust: the system roots plus airlock's CA.
-Result<std::string> write_ca_bundle(const Paths& paths) {
-    auto bundle = paths.ca_dir() / "ca-bundle.pem";
-    std::string text;
-    for (const char* system : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"}) {
-        std::ifstream in(system, std::ios::binary);
-        if (!in) continue;
-        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-        break;
-    }
-    std::ifstream ca(paths.ca_dir() / "ca.pem", std::ios::binary);
-    std::string ca_text((std::istreambuf_iterator<char>(ca)), std::istreambuf_iterator<char>());
-    if (!text.empty() && text.back() != '\n') text += '\n';
-    text += ca_text;
-    {
-        std::ifstream current(bundle, std::ios::binary);
-        std::string have((std::istreambuf_iterator<char>(current)), std::istreambuf_iterator<char>());
-        if (have == text) return bundle.string();
-    }
-    auto tmp = bundle;
-    tmp += fmt::format(".{}.tmp", ::getpid());  // concurrent creates each write their own
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out) return make_error(fmt::format("cannot write {}", bundle.string()));
-    }
-    std::error_code ec;
-    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read, ec);
-    fs::rename(tmp, bundle, ec);
-    if (ec) return make_error(fmt::format("cannot write {}: {}", bundle.string(), ec.message()));
-    return bundle.string();
-}
-
-// What a command needs beyond config, engine and stores. Only commands that build a
-// container (create, refresh) ask for these: the CA may be created here, and the git
-// identity costs two `git config` processes.
-struct WorldNeeds {
-    bool ca = false;            // the CA (created when missing) and the containers' CA bundle
-    bool git_identity = false;  // the host's git author, passed into new containers
-};
-
 World open_world(Context& ctx, WorldNeeds needs = {}) {
-    const auto& paths = ctx.paths();
-    World w;
-    auto config = load_config(paths.config());
-    if (!config) throw CommandError(config.error().message);
-    w.config = std::move(*config);
-    auto endpoint = docker::endpoint_from_env();
-    if (!endpoint) throw CommandError(endpoint.error().message);
-    w.backend = docker::make_docker_backend(*endpoint);
-    auto store = session::SessionStore::open(paths.store());
-    if (!store) throw CommandError(store.error().message);
-    w.store.emplace(std::move(*store));
-    auto clients = proxy::ClientStore::open(paths.store(), proxy::ClientStore::Mode::read_write);
-    if (!clients) throw CommandError(clients.error().message);
-    w.clients = std::make_unique<StoreClients>(std::move(*clients));
-
-    session::ManagerSettings settings;
-    auto home_id = session::load_or_create_home_id(paths.home);
-    if (!home_id) throw CommandError(home_id.error().message);
-    settings.host.home_id = *home_id;
-    settings.max_containers = w.config.docker.max_containers;
-    settings.home = paths.home.string();
-    settings.worktrees_dir = paths.worktrees().string();
-    settings.sessions_dir = (paths.home / "sessions").string();
-    auto& host = settings.host;
-    host.home = paths.home.string();
-    host.ca_cert = (paths.ca_dir() / "ca.pem").string();
-    host.ca_bundle = (paths.ca_dir() / "ca-bundle.pem").string();
-    host.hooks_dir = paths.hooks().string();
-    host.proxy_port = w.config.proxy.port;
-    host.proxy_socket_dir = paths.run_dir().string();
-    host.relay_binary = find_relay_binary();
-    host.caches = w.config.caches;
-    host.credentials = w.config.credentials;
-    host.user = fmt::format("{}:{}", ::getuid(), ::getgid());
-    if (needs.git_identity) {
-        host.git_author_name = git_identity("GIT_AUTHOR_NAME", "user.name");
-        host.git_author_email = git_identity("GIT_AUTHOR_EMAIL", "user.email");
-    }
-    if (needs.ca) {
-        // Parallel creates in a new home: one creates the CA, the others wait and load it.
-        auto ca_lock = FileLock::acquire(paths.ca_lock());
-        if (!ca_lock) throw CommandError(ca_lock.error().message);
-        if (!fs::exists(ca::Authority::cert_path(paths.ca_dir()))) {
-            auto created = ca::Authority::create(paths.ca_dir(), false);
-            if (!created) throw CommandError(created.error().message);
-            fmt::print(stderr, "created the CA in {}\n", paths.ca_dir().string());
-        } else if (auto loaded = ca::Authority::load(paths.ca_dir()); !loaded) {
-            throw CommandError(loaded.error().message);
-        }
-        if (auto bundle = write_ca_bundle(paths); !bundle) throw CommandError(bundle.error().message);
-        // Confined containers mount this directory; it must exist before the proxy made it.
-        if (auto st = ensure_run_dir(paths); !st) throw CommandError(st.error().message);
-    }
-    w.manager_home_id = settings.host.home_id;
-    w.manager = std::make_unique<session::SessionManager>(*w.backend, *w.store, *w.clients, std::move(settings));
-    return w;
+    auto w = airlock::open_world(ctx.paths(), needs, [](const std::string& line) { fmt::print(stderr, "{}\n", line); });
+    if (!w) throw CommandError(w.error().message);
+    return std::move(*w);
 }
 
 void progress_line(const std::string& line) { fmt::print(stderr, "{}\n", line); }
@@ -194,49 +55,6 @@ void progress_line(const std::string& line) { fmt::print(stderr, "{}\n", line); 
 std::string short_id(const std::string& id) {
     auto s = id.rfind("sha256:", 0) == 0 ? id.substr(7) : id;
     return s.substr(0, 12);
-}
-
-boost::json::object to_json(const session::SessionView& v, const std::string& home_id) {
-    const auto& s = v.session;
-    boost::json::object o;
-    o["name"] = s.name;
-    o["state"] = v.state;
-    o["from_engine"] = v.from_engine;
-    o["status"] = std::string(session::to_string(s.status));
-    o["branch"] = s.branch;
-    o["worktree"] = s.worktree;
-    o["repo"] = s.repo_root;
-    o["subdir"] = s.repo_subdir;
-    o["base_commit"] = s.base_commit;
-    o["image"] = s.image;
-    o["image_id"] = s.image_id;
-    o["agent"] = s.agent;
-    boost::json::array cmd;
-    for (const auto& a : s.agent_command) cmd.emplace_back(a);
-    o["agent_command"] = std::move(cmd);
-    o["prompt"] = s.prompt;
-    o["cpus"] = s.cpus;
-    o["memory"] = s.memory;
-    o["pids_limit"] = s.pids_limit;
-    o["pull_policy"] = std::string(to_string(s.pull_policy));
-    o["network"] = s.network;
-    o["network_confined"] = session::is_confined(s.network);
-    o["network_reach"] = session::describe_network(s.network);
-    o["read_only"] = s.read_only;
-    boost::json::array env;
-    for (const auto& e : s.extra_env) env.emplace_back(e);
-    o["env"] = std::move(env);
-    boost::json::array creds;
-    for (const auto& c : s.credentials) creds.emplace_back(c);
-    o["credentials"] = std::move(creds);
-    o["container_id"] = s.container_id;
-    o["container"] = session::container_name(home_id, s.name);
-    o["home_volume"] = s.home_volume;
-    o["created_at"] = s.created_at;
-    o["updated_at"] = s.updated_at;
-    o["last_error"] = s.last_error;
-    o["branch_note"] = v.branch_note;
-    return o;
 }
 
 // Does the proxy accept connections on its Unix socket? (What confined sessions reach.)
@@ -253,14 +71,6 @@ bool socket_answers(const fs::path& path) {
     }
     ::close(fd);
     return ok;
-}
-
-// The session branch's commits since its base, as show prints them (newest first).
-boost::json::array commits_json(const session::BranchLog& log) {
-    boost::json::array a;
-    for (const auto& c : log.commits)
-        a.emplace_back(boost::json::object{{"id", c.id}, {"summary", c.summary}, {"author", c.author}, {"time", c.time}});
-    return a;
 }
 
 constexpr std::size_t kShowCommits = 50;
@@ -287,14 +97,10 @@ std::shared_ptr<T> opt(T value = T{}) {
 
 void add_session_commands(CLI::App& app, Context& ctx) {
     // ---- create ----
-    struct CreateOptions {
-        std::string backend = "docker", image, prompt, name, repo = ".", base, agent = "claude";
-        std::string cpus, memory, pull_policy, network;
-        std::int64_t pids = 0;
-        bool read_only = false;
-        std::vector<std::string> env, credentials;
+    struct CliCreateOptions : CreateOptions {
+        std::string backend = "docker";
     };
-    auto o = opt<CreateOptions>();
+    auto o = opt<CliCreateOptions>();
     auto* create = app.add_subcommand("create", "create a session: worktree, container, proxy identity; start the agent");
     create->add_option("--backend", o->backend, "where the session runs (docker)")->check(CLI::IsMember({"docker"}));
     create->add_option("--image", o->image, "container image (default: [docker] image)");
@@ -326,46 +132,11 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         if (pids_option->count() > 0)
             if (auto p = docker::check_pids_limit(o->pids); !p) throw CommandError(p.error().message, exit_usage);
         auto w = open_world(ctx, {.ca = true, .git_identity = true});
-        session::CreateRequest r;
-        r.repo_path = o->repo;
-        r.name = o->name;
-        r.base = o->base;
-        r.image = o->image.empty() ? w.config.docker.image : o->image;
-        r.agent = o->agent;
-        auto agent = w.config.agents.find(o->agent);
-        if (agent == w.config.agents.end()) {
-            std::vector<std::string> names;
-            for (const auto& [n, a] : w.config.agents) names.push_back(n);
-            throw CommandError(fmt::format("unknown agent '{}'; choose one of {} or define [agent.{}] in config.toml",
-                                           o->agent, fmt::join(names, ", "), o->agent),
-                               exit_usage);
-        }
-        r.agent_definition = agent->second;
-        r.prompt = o->prompt;
-        r.cpus = o->cpus.empty() ? w.config.docker.cpus : o->cpus;
-        r.memory = o->memory.empty() ? w.config.docker.memory : o->memory;
-        if (!o->cpus.empty())
-            if (auto c = docker::parse_cpus(o->cpus); !c) throw CommandError(c.error().message, exit_usage);
-        if (!o->memory.empty())
-            if (auto m = docker::parse_memory(o->memory); !m) throw CommandError(m.error().message, exit_usage);
-        r.pids_limit = pids_option->count() > 0 ? o->pids : w.config.docker.pids_limit;
-        r.pull_policy = o->pull_policy.empty() ? w.config.docker.pull_policy : *parse_pull_policy(o->pull_policy);
-        r.network = o->network.empty() ? w.config.docker.network : o->network;
-        if (auto st = session::validate_network(r.network); !st) throw CommandError(st.error().message, exit_usage);
-        if (session::is_confined(r.network)) {
-            if (auto st = check_socket_path(ctx.paths().proxy_socket()); !st)
-                throw CommandError(st.error().message + ", or choose --network open");
-        }
-        r.read_only = o->read_only || w.config.docker.read_only_rootfs;
-        r.extra_env = o->env;
-        for (const auto& c : o->credentials) {
-            bool known = false;
-            for (const auto& rule : w.config.credentials) known = known || rule.name == c;
-            if (!known)
-                throw CommandError(fmt::format("--credentials: no [[credential]] named '{}' in config.toml", c), exit_usage);
-        }
-        r.credentials = o->credentials;
-        r.max_containers = w.config.docker.max_containers;
+        CreateOptions options = *o;
+        options.pids_set = pids_option->count() > 0;
+        auto request = make_create_request(options, w.config, ctx.paths());
+        if (!request) throw CommandError(request.error().message, exit_usage);
+        auto& r = *request;
 
         // The default image is built here, never pulled: say how (or, with --build, do it).
         if (r.image == kDefaultAgentImage) ensure_default_image(ctx, r.image, *build_first);
@@ -381,7 +152,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         fmt::print("created session {}\n", s->name);
         fmt::print("  branch:    {}\n", s->branch);
         fmt::print("  worktree:  {}\n", s->worktree);
-        fmt::print("  container: {} ({})\n", session::container_name(w.manager_home_id, s->name), s->image);
+        fmt::print("  container: {} ({})\n", session::container_name(w.home_id, s->name), s->image);
         fmt::print("  network:   {}\n", session::describe_network(s->network));
         fmt::print("attach with 'airlock attach {}', logs with 'airlock logs {} -f'\n", s->name, s->name);
         fmt::print("review with 'airlock diff {}' or 'airlock show {}' (not plain git in the worktree); "
@@ -404,7 +175,7 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         const auto proxy_down = proxy_down_note(ctx.paths());
         if (*list_json) {
             boost::json::array a;
-            for (const auto& v : *views) a.emplace_back(to_json(v, w.manager_home_id));
+            for (const auto& v : *views) a.emplace_back(session::session_json(v, w.home_id));
             fmt::print("{}\n", boost::json::serialize(a));
             if (!proxy_down.empty()) fmt::print(stderr, "{}\n", proxy_down);
             return;
@@ -439,12 +210,12 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         if (!v) throw CommandError(v.error().message);
         if (!v->from_engine)
             fmt::print(stderr, "airlock: warning: the engine did not answer; showing the store's view\n");
-        auto o2 = to_json(*v, w.manager_home_id);
+        auto o2 = session::session_json(*v, w.home_id);
         const auto proxy_down = proxy_down_note(ctx.paths());
         o2["proxy"] = proxy_down.empty() ? "running" : "down";
         auto log = session::session_log(w.manager->repo_paths(v->session), v->session.base_commit, kShowCommits);
         if (*show_json) {
-            o2["commits"] = log ? commits_json(*log) : boost::json::array{};
+            o2["commits"] = log ? session::commits_json(*log) : boost::json::array{};
             o2["commit_count"] = log ? log->total : 0;
             fmt::print("{}\n", boost::json::serialize(o2));
             if (!proxy_down.empty()) fmt::print(stderr, "{}\n", proxy_down);

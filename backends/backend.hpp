@@ -110,6 +110,27 @@ struct AttachedStream {
 // Which stream of a container a piece of log output came from (TTY output is all stdout).
 enum class OutputStream { stdout_stream, stderr_stream };
 
+// A container's resource use at one moment (Backend::stats). CPU is cumulative: the share
+// of the machine used between two samples is cpu_percent() of the two.
+struct ContainerStats {
+    std::uint64_t cpu_total_ns = 0;   // the container's CPU time so far
+    std::uint64_t system_cpu_ns = 0;  // the host's CPU time so far (all cores)
+    unsigned online_cpus = 0;
+    std::uint64_t memory_bytes = 0;        // in use, page cache that can be dropped not counted
+    std::uint64_t memory_limit_bytes = 0;  // the limit, or the host's memory without one
+};
+
+// CPU use between two samples in percent of one core (200 = two cores busy); negative when
+// it cannot be told (first sample, counters went back).
+double cpu_percent(const ContainerStats& before, const ContainerStats& after);
+
+// Something that happened to a container (Backend::events).
+struct EngineEvent {
+    std::string action;  // create, start, die, stop, destroy, rename, ...
+    std::string id;
+    std::map<std::string, std::string> labels;  // the container's labels (attributes)
+};
+
 // Label filters: {"dev.airlock.session", ""} matches any value, {"k", "v"} only k=v; all must hold.
 using LabelFilter = std::map<std::string, std::string>;
 
@@ -143,6 +164,10 @@ public:
     // container stops or `sink` returns false.
     virtual Status logs(const std::string& id, bool follow,
                         std::function<bool(OutputStream stream, std::string_view data)> sink) = 0;
+    // As logs(), starting with the last `tail` lines only (tail < 0: all of them).
+    // Not virtual-pure: the default ignores `tail`.
+    virtual Status logs_tail(const std::string& id, bool follow, int tail,
+                             std::function<bool(OutputStream stream, std::string_view data)> sink);
     // Blocks until the container is not running; returns its exit code.
     virtual Result<int> wait(const std::string& id) = 0;
     // Gives a container a new name (refresh swaps the new container in under the old name).
@@ -165,6 +190,13 @@ public:
     virtual Status set_owner(const std::string& id, const std::vector<std::string>& paths, std::uint32_t uid,
                              std::uint32_t gid);
 
+    // One sample of a running container's CPU and memory use (cheap: the engine's one-shot
+    // stats). Not virtual-pure: a backend without it says so.
+    virtual Result<ContainerStats> stats(const std::string& id);
+    // Streams container events of containers carrying every label in `filter` to `sink`
+    // until it returns false or the engine goes away (then an error). Blocks.
+    virtual Status events(const LabelFilter& filter, std::function<bool(const EngineEvent& event)> sink);
+
     // Gateway addresses of the engine's default `bridge` network (docker0), IPv4 first:
     // where a container reaches the host, so where the proxy must listen.
     virtual Result<std::vector<std::string>> bridge_gateways() = 0;
@@ -186,6 +218,29 @@ inline Result<std::optional<VolumeInfo>> Backend::inspect_volume(const std::stri
 inline Status Backend::set_owner(const std::string& id, const std::vector<std::string>&, std::uint32_t,
                                  std::uint32_t) {
     return make_error("cannot set the owner of volumes in container '" + id + "': this backend cannot");
+}
+
+inline Status Backend::logs_tail(const std::string& id, bool follow, int,
+                                 std::function<bool(OutputStream stream, std::string_view data)> sink) {
+    return logs(id, follow, std::move(sink));
+}
+
+inline Result<ContainerStats> Backend::stats(const std::string& id) {
+    return make_error("cannot read the resource use of container '" + id + "': this backend cannot");
+}
+
+inline Status Backend::events(const LabelFilter&, std::function<bool(const EngineEvent&)>) {
+    return make_error("cannot follow container events: this backend cannot");
+}
+
+inline double cpu_percent(const ContainerStats& before, const ContainerStats& after) {
+    if (after.system_cpu_ns <= before.system_cpu_ns || after.cpu_total_ns < before.cpu_total_ns ||
+        before.system_cpu_ns == 0)
+        return -1;
+    const double cpu = static_cast<double>(after.cpu_total_ns - before.cpu_total_ns);
+    const double system = static_cast<double>(after.system_cpu_ns - before.system_cpu_ns);
+    const unsigned cpus = after.online_cpus ? after.online_cpus : 1;
+    return cpu / system * cpus * 100.0;
 }
 
 inline Result<AttachedStream> Backend::attach(const std::string& id) {

@@ -223,6 +223,32 @@ std::int64_t num(const json::value* v, std::int64_t fallback) {
     return fallback;
 }
 
+// The engine's stats object as ContainerStats: memory without the page cache it can drop
+// (inactive_file on cgroup v2, total_inactive_file or cache on v1), as `docker stats` shows.
+ContainerStats container_stats(const json::value& doc) {
+    ContainerStats s;
+    auto u = [](const json::value* v) { return static_cast<std::uint64_t>(std::max<std::int64_t>(0, num(v, 0))); };
+    if (const auto* cpu = member(doc, "cpu_stats")) {
+        if (const auto* usage = member(*cpu, "cpu_usage")) s.cpu_total_ns = u(member(*usage, "total_usage"));
+        s.system_cpu_ns = u(member(*cpu, "system_cpu_usage"));
+        s.online_cpus = static_cast<unsigned>(u(member(*cpu, "online_cpus")));
+    }
+    if (const auto* mem = member(doc, "memory_stats")) {
+        std::uint64_t usage = u(member(*mem, "usage")), cache = 0;
+        if (const auto* st = member(*mem, "stats")) {
+            for (const char* key : {"inactive_file", "total_inactive_file", "cache"})
+                if (const auto* v = member(*st, key)) {
+                    cache = u(v);
+                    break;
+                }
+        }
+        s.memory_bytes = cache < usage ? usage - cache : usage;
+        s.memory_limit_bytes = u(member(*mem, "limit"));
+    }
+    return s;
+}
+
+
 std::map<std::string, std::string> string_map(const json::value* v) {
     std::map<std::string, std::string> out;
     if (v && v->is_object())
@@ -437,6 +463,11 @@ public:
 
     Status logs(const std::string& id, bool follow,
                 std::function<bool(OutputStream, std::string_view)> sink) override {
+        return logs_tail(id, follow, -1, std::move(sink));
+    }
+
+    Status logs_tail(const std::string& id, bool follow, int tail,
+                     std::function<bool(OutputStream, std::string_view)> sink) override {
         auto info = call("GET", "/containers/" + encode(id) + "/json");
         if (!info) return info.error();
         if (info->status == 404) return make_error(fmt::format("no such container '{}'", id));
@@ -449,6 +480,7 @@ public:
 
         EngineRequest req;
         req.target = fmt::format("/containers/{}/logs?stdout=1&stderr=1&follow={}", encode(id), follow ? 1 : 0);
+        if (tail >= 0) req.target += fmt::format("&tail={}", tail);
         if (follow) req.idle_timeout.reset();
         LogDemuxer demux;
         bool stopped = false;
@@ -646,6 +678,51 @@ public:
 
     Status resize_tty(const std::string& id, int rows, int cols) override { return client_.resize(id, rows, cols); }
 
+    Result<ContainerStats> stats(const std::string& id) override {
+        auto doc = get_json("/containers/" + encode(id) + "/stats?stream=false&one-shot=true",
+                            fmt::format("read the resource use of container '{}'", id));
+        if (!doc) return doc.error();
+        return container_stats(*doc);
+    }
+
+    Status events(const LabelFilter& filter, std::function<bool(const EngineEvent&)> sink) override {
+        json::array labels;
+        for (const auto& [k, v] : filter) labels.emplace_back(v.empty() ? k : k + "=" + v);
+        EngineRequest req;
+        req.target = "/events?filters=" +
+                     encode(json::serialize(json::object{{"type", json::array{"container"}}, {"label", std::move(labels)}}));
+        req.idle_timeout.reset();
+        std::string pending;
+        bool stopped = false;
+        auto r = client_.stream(req, [&](std::string_view piece) {
+            pending += piece;
+            for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
+                std::string line = pending.substr(0, nl);
+                pending.erase(0, nl + 1);
+                boost::system::error_code ec;
+                auto v = json::parse(line, ec);
+                if (ec) continue;
+                EngineEvent e;
+                e.action = str(member(v, "Action"));
+                if (e.action.empty()) e.action = str(member(v, "status"));
+                e.id = str(member(v, "id"));
+                if (const auto* actor = member(v, "Actor"))
+                    if (const auto* attrs = member(*actor, "Attributes"); attrs && attrs->is_object())
+                        for (const auto& [k, a] : attrs->as_object())
+                            if (a.is_string()) e.labels[std::string(k)] = std::string(a.as_string());
+                if (!sink(e)) {
+                    stopped = true;
+                    return false;
+                }
+            }
+            return true;
+        });
+        if (stopped) return {};
+        if (!r) return r.error();
+        if (r->status / 100 != 2) return failure("cannot follow the engine's events", *r);
+        return make_error(fmt::format("the Docker engine at {} ended its event stream", client_.endpoint().display()));
+    }
+
 private:
     Result<EngineResponse> call(const char* method, std::string target, std::string body = {}) {
         EngineRequest req;
@@ -681,6 +758,13 @@ private:
 };
 
 }  // namespace
+
+Result<ContainerStats> parse_container_stats(std::string_view body) {
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    if (ec || !v.is_object()) return make_error("the Docker engine's stats are not a JSON object");
+    return container_stats(v);
+}
 
 std::unique_ptr<Backend> make_docker_backend(const EngineEndpoint& endpoint) {
     return std::make_unique<DockerBackend>(endpoint);

@@ -30,6 +30,10 @@ Result<EngineEndpoint> endpoint_from_env();
 // A Backend over one EngineClient. Nothing is contacted until the first call.
 std::unique_ptr<Backend> make_docker_backend(const EngineEndpoint& endpoint);
 
+// The engine's GET /containers/{id}/stats answer as ContainerStats (memory without the page
+// cache the kernel can drop, as `docker stats` counts it).
+Result<ContainerStats> parse_container_stats(std::string_view body);
+
 // The exit code in the "Status" text of a /containers/json entry: "Exited (3) 2 seconds ago"
 // -> 3 (also "Restarting (N) ..."); nullopt for any other text ("Up 5 minutes", "Created").
 std::optional<int> exit_code_from_status(std::string_view status);

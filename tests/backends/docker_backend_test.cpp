@@ -250,3 +250,31 @@ TEST_CASE("directories_owner_tar: several entries, parents first, one archive") 
     for (int i = 0; i < 3; ++i) CHECK(tar[static_cast<std::size_t>(i) * 512 + 156] == '5');
     CHECK(directory_owner_tar("agent", 1, 2, 0700, 5) == directories_owner_tar({"agent"}, 1, 2, 0700, 5));
 }
+
+TEST_CASE("parse_container_stats: cgroup v2 and v1 memory, cpu_percent between two samples") {
+    auto v2 = parse_container_stats(
+        R"({"cpu_stats":{"cpu_usage":{"total_usage":2000000000},"system_cpu_usage":100000000000,"online_cpus":2},)"
+        R"("memory_stats":{"usage":10485760,"limit":1073741824,"stats":{"inactive_file":2097152,"anon":1}}})");
+    REQUIRE(v2);
+    CHECK(v2->cpu_total_ns == 2000000000);
+    CHECK(v2->system_cpu_ns == 100000000000);
+    CHECK(v2->online_cpus == 2);
+    CHECK(v2->memory_bytes == 8388608);
+    CHECK(v2->memory_limit_bytes == 1073741824);
+    auto v1 = parse_container_stats(R"({"memory_stats":{"usage":5000,"limit":9000,"stats":{"cache":1000}}})");
+    REQUIRE(v1);
+    CHECK(v1->memory_bytes == 4000);
+    CHECK(v1->cpu_total_ns == 0);
+    // A stopped container's answer has no numbers: zeros, not garbage.
+    auto empty = parse_container_stats(R"({"cpu_stats":{},"memory_stats":{}})");
+    REQUIRE(empty);
+    CHECK(empty->memory_bytes == 0);
+    CHECK(!parse_container_stats("not json"));
+
+    ContainerStats a = *v2, b = *v2;
+    b.cpu_total_ns += 500000000;    // half a second of CPU
+    b.system_cpu_ns += 2000000000;  // while 2 cores ran for 1 s
+    CHECK(cpu_percent(a, b) == doctest::Approx(50.0));
+    CHECK(cpu_percent(b, a) < 0);  // counters went back
+    CHECK(cpu_percent(ContainerStats{}, b) < 0);  // no earlier sample
+}

@@ -13,6 +13,7 @@
 #include "airlock/settings.hpp"
 #include "backends/backend.hpp"
 #include "paths.hpp"
+#include "session/create_options.hpp"
 #include "session/manager.hpp"
 #include "session/store.hpp"
 
@@ -40,16 +41,7 @@ struct WorldNeeds {
 Result<World> open_world(const Paths& paths, WorldNeeds needs = {},
                          const std::function<void(const std::string&)>& note = {});
 
-// What a user asks of `create` (the CLI's options, the dashboard's form); empty / unset
-// values take the configuration's defaults.
-struct CreateOptions {
-    std::string image, prompt, name, repo = ".", base, agent = "claude";
-    std::string cpus, memory, pull_policy, network;
-    std::int64_t pids = 0;
-    bool pids_set = false;
-    bool read_only = false;
-    std::vector<std::string> env, credentials;
-};
+using session::CreateOptions;
 
 // Checks the options and fills in the defaults, exactly as `airlock create` does. The
 // error is one line naming the bad option and the fix (a usage error for the CLI).

@@ -1,5 +1,7 @@
 #include "session/session_json.hpp"
 
+#include <fmt/format.h>
+
 #include "airlock/settings_text.hpp"
 #include "session/container.hpp"
 #include "session/network.hpp"
@@ -55,6 +57,33 @@ boost::json::array commits_json(const BranchLog& log) {
     for (const auto& c : log.commits)
         a.emplace_back(boost::json::object{{"id", c.id}, {"summary", c.summary}, {"author", c.author}, {"time", c.time}});
     return a;
+}
+
+SyncMessage sync_message(const SyncResult& r, const std::string& branch, const std::string& session) {
+    auto short_tip = [](const std::string& id) { return id.empty() ? std::string("(none)") : id.substr(0, 12); };
+    switch (r.action) {
+        case SyncAction::up_to_date:
+            return {false, fmt::format("{} is up to date ({})", branch, short_tip(r.new_tip))};
+        case SyncAction::create:
+        case SyncAction::fast_forward:
+        case SyncAction::force_update:
+            return {false, fmt::format("{}: {} -> {} ({})", branch, short_tip(r.old_tip), short_tip(r.new_tip),
+                                       to_string(r.action))};
+        case SyncAction::refuse_diverged:
+            return {true, fmt::format("{} in your repository ({}) is not an ancestor of the session's branch ({}); "
+                                      "nothing moved. Look with 'airlock diff {}', then 'airlock sync {} --force' to "
+                                      "replace it",
+                                      branch, short_tip(r.old_tip), short_tip(r.new_tip), session, session)};
+        case SyncAction::refuse_checked_out:
+            return {true, fmt::format("{} is checked out in your repository; switch to another branch, then run "
+                                      "'airlock sync {}' again",
+                                      branch, session)};
+        case SyncAction::refuse_no_branch:
+            return {true, fmt::format("the session's repository has no branch {} (the agent deleted it); nothing to "
+                                      "bring across",
+                                      branch)};
+    }
+    return {true, "unknown sync result"};
 }
 
 }  // namespace airlock::session

@@ -18,4 +18,12 @@ boost::json::object session_json(const SessionView& view, const std::string& hom
 // The branch's commits, newest first: [{"id","summary","author","time"}].
 boost::json::array commits_json(const BranchLog& log);
 
+// What `airlock sync` says about a SyncResult (one line), and whether it was a refusal
+// (nothing moved; the message says what to do).
+struct SyncMessage {
+    bool refused = false;
+    std::string message;
+};
+SyncMessage sync_message(const SyncResult& r, const std::string& branch, const std::string& session);
+
 }  // namespace airlock::session

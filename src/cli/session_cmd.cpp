@@ -356,31 +356,9 @@ void add_session_commands(CLI::App& app, Context& ctx) {
         if (!s) throw CommandError(s.error().message);
         auto r = w.manager->sync(*sync_name, *sync_force);
         if (!r) throw CommandError(r.error().message);
-        auto short_tip = [](const std::string& id) { return id.empty() ? std::string("(none)") : id.substr(0, 12); };
-        switch (r->action) {
-            case session::SyncAction::up_to_date:
-                fmt::print("{} is up to date ({})\n", s->branch, short_tip(r->new_tip));
-                return;
-            case session::SyncAction::create:
-            case session::SyncAction::fast_forward:
-            case session::SyncAction::force_update:
-                fmt::print("{}: {} -> {} ({})\n", s->branch, short_tip(r->old_tip), short_tip(r->new_tip),
-                           session::to_string(r->action));
-                return;
-            case session::SyncAction::refuse_diverged:
-                throw CommandError(fmt::format(
-                    "{} in your repository ({}) is not an ancestor of the session's branch ({}); nothing moved. Look "
-                    "with 'airlock diff {}', then 'airlock sync {} --force' to replace it",
-                    s->branch, short_tip(r->old_tip), short_tip(r->new_tip), *sync_name, *sync_name));
-            case session::SyncAction::refuse_checked_out:
-                throw CommandError(fmt::format("{} is checked out in your repository; switch to another branch, then "
-                                               "run 'airlock sync {}' again",
-                                               s->branch, *sync_name));
-            case session::SyncAction::refuse_no_branch:
-                throw CommandError(fmt::format("the session's repository has no branch {} (the agent deleted it); "
-                                               "nothing to bring across",
-                                               s->branch));
-        }
+        auto said = session::sync_message(*r, s->branch, *sync_name);
+        if (said.refused) throw CommandError(said.message);
+        fmt::print("{}\n", said.message);
     });
 
     auto diff_name = opt<std::string>();

@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
     add_credential_commands(app, ctx);
     add_image_commands(app, ctx);
     add_proxy_commands(app, ctx);
+    add_ui_commands(app, ctx);
 
     try {
         app.parse(argc, argv);

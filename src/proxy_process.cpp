@@ -228,7 +228,7 @@ Result<std::string> stop_proxy(const Paths& paths, std::chrono::seconds grace) {
     return fmt::format("proxy stopped ({})", what);
 }
 
-Result<std::string> query_status(const std::filesystem::path& control_socket) {
+Result<std::string> query_status_json(const std::filesystem::path& control_socket) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return make_error(fmt::format("socket: {}", std::strerror(errno)));
     sockaddr_un addr{};
@@ -253,8 +253,15 @@ Result<std::string> query_status(const std::filesystem::path& control_socket) {
         text.append(buf, static_cast<std::size_t>(n));
     }
     ::close(fd);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    return text;
+}
+
+Result<std::string> query_status(const std::filesystem::path& control_socket) {
+    auto text = query_status_json(control_socket);
+    if (!text) return text.error();
     boost::system::error_code ec;
-    auto v = boost::json::parse(text, ec);
+    auto v = boost::json::parse(*text, ec);
     if (ec || !v.is_object()) return make_error("the proxy's control socket sent no status");
     const auto& o = v.as_object();
     std::string addresses;

@@ -42,6 +42,10 @@ Result<std::string> start_proxy(const Paths& paths, std::uint16_t port = 0);
 // to exit (grace + 5 s, then SIGKILL). Holds proxy.lock.
 Result<std::string> stop_proxy(const Paths& paths, std::chrono::seconds grace);
 
+// The stats from the control socket as the proxy sent them (one JSON object, proxy/server.hpp
+// stats_json).
+Result<std::string> query_status_json(const std::filesystem::path& control_socket);
+
 // Reads the stats from the control socket and formats them for people.
 Result<std::string> query_status(const std::filesystem::path& control_socket);
 

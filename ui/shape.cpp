@@ -1,5 +1,6 @@
 #include "ui/shape.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -74,6 +75,75 @@ Selection select_records(const std::deque<AuditRecord>& records, std::string_vie
     }
     std::reverse(s.records.begin(), s.records.end());
     return s;
+}
+
+Result<session::CreateOptions> parse_create_options(std::string_view body) {
+    session::CreateOptions o;
+    o.repo.clear();
+    o.agent.clear();
+    if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return o;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(body, ec);
+    if (ec || !v.is_object()) return make_error("the request body must be a JSON object");
+    for (const auto& [key, value] : v.as_object()) {
+        auto k = std::string(key);
+        auto text = [&](std::string& out) -> Status {
+            if (value.is_null()) return {};
+            if (!value.is_string()) return make_error("field '" + k + "' must be a string");
+            out = std::string(value.as_string());
+            return {};
+        };
+        auto list = [&](std::vector<std::string>& out) -> Status {
+            if (value.is_null()) return {};
+            if (!value.is_array()) return make_error("field '" + k + "' must be an array of strings");
+            for (const auto& e : value.as_array()) {
+                if (!e.is_string()) return make_error("field '" + k + "' must be an array of strings");
+                out.emplace_back(e.as_string());
+            }
+            return {};
+        };
+        Status st;
+        if (k == "prompt") st = text(o.prompt);
+        else if (k == "agent") st = text(o.agent);
+        else if (k == "image") st = text(o.image);
+        else if (k == "name") st = text(o.name);
+        else if (k == "base") st = text(o.base);
+        else if (k == "repo") st = text(o.repo);
+        else if (k == "cpus") st = text(o.cpus);
+        else if (k == "memory") st = text(o.memory);
+        else if (k == "pull_policy") st = text(o.pull_policy);
+        else if (k == "network") st = text(o.network);
+        else if (k == "env") st = list(o.env);
+        else if (k == "credentials") st = list(o.credentials);
+        else if (k == "read_only") {
+            if (!value.is_bool() && !value.is_null()) st = make_error("field 'read_only' must be true or false");
+            else o.read_only = value.is_bool() && value.as_bool();
+        } else if (k == "pids_limit") {
+            if (value.is_int64() || value.is_uint64()) {
+                auto n = value.is_int64() ? value.as_int64() : static_cast<std::int64_t>(value.as_uint64());
+                if (n != 0) {
+                    o.pids = n;
+                    o.pids_set = true;
+                }
+            } else if (!value.is_null()) {
+                st = make_error("field 'pids_limit' must be a whole number");
+            }
+        } else {
+            st = make_error("unknown field '" + k + "' (see docs/ui.md, POST /api/sessions)");
+        }
+        if (!st) return st.error();
+    }
+    return o;
+}
+
+unsigned status_for_error(std::string_view m) {
+    auto has = [&](std::string_view what) { return m.find(what) != std::string_view::npos; };
+    if (has("there is no session named")) return 404;
+    if (has("uncommitted changes") || has("not merged into") || has("could not be brought into") ||
+        has("already in use") || has("already exists") || has("max_containers") || has("is not an ancestor") ||
+        has("is checked out in your repository"))
+        return 409;
+    return 500;
 }
 
 }  // namespace airlock::ui

@@ -10,6 +10,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "airlock/result.hpp"
+#include "session/create_options.hpp"
 #include "ui/audit_index.hpp"
 
 namespace airlock::ui {
@@ -33,5 +35,13 @@ struct Selection {
 };
 Selection select_records(const std::deque<AuditRecord>& records, std::string_view client, std::size_t limit,
                          bool refused_only);
+
+// The body of POST /api/sessions as CreateOptions. Every field optional; a field of the wrong
+// type or an unknown field is an error naming it. "pids_limit": 0 means "the default".
+Result<session::CreateOptions> parse_create_options(std::string_view body);
+
+// The HTTP status for an error from a session operation: 404 for an unknown session, 409 for
+// a safety refusal (uncommitted work, unmerged or unsynced commits, a limit reached), 500 otherwise.
+unsigned status_for_error(std::string_view message);
 
 }  // namespace airlock::ui

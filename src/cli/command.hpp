@@ -46,5 +46,6 @@ void add_credential_commands(CLI::App& app, Context& ctx);  // credential add|li
 void add_image_commands(CLI::App& app, Context& ctx);       // image build
 void add_proxy_commands(CLI::App& app, Context& ctx);
 void add_session_commands(CLI::App& app, Context& ctx);
+void add_ui_commands(CLI::App& app, Context& ctx);  // ui (the dashboard)
 
 }  // namespace airlock::cli

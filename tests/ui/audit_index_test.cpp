@@ -118,3 +118,35 @@ TEST_CASE("shapes: records, selection, activity, errors") {
     CHECK(s.at("last_request").as_string() == "");
     CHECK(error_json("two\nlines") == R"({"error":"two lines"})");
 }
+
+TEST_CASE("parse_create_options: fields, defaults, wrong types and unknown fields named") {
+    auto o = parse_create_options(R"({"prompt":"fix it","agent":"shell","image":"busybox","network":"none",)"
+                                  R"("env":["A=1"],"credentials":["anthropic"],"pids_limit":64,"read_only":true,"cpus":"0.5"})");
+    REQUIRE(o);
+    CHECK(o->prompt == "fix it");
+    CHECK(o->agent == "shell");
+    CHECK(o->image == "busybox");
+    CHECK(o->network == "none");
+    CHECK(o->env == std::vector<std::string>{"A=1"});
+    CHECK(o->credentials == std::vector<std::string>{"anthropic"});
+    CHECK(o->pids == 64);
+    CHECK(o->pids_set);
+    CHECK(o->read_only);
+    CHECK(o->cpus == "0.5");
+    auto empty = parse_create_options("");
+    REQUIRE(empty);
+    CHECK(empty->agent.empty());  // the caller's default
+    CHECK(!empty->pids_set);
+    CHECK(!parse_create_options(R"({"pids_limit":0})")->pids_set);
+    CHECK(parse_create_options(R"({"prompt":5})").error().message == "field 'prompt' must be a string");
+    CHECK(parse_create_options(R"({"env":"A=1"})").error().message == "field 'env' must be an array of strings");
+    CHECK(parse_create_options(R"({"promtp":"x"})").error().message.find("unknown field 'promtp'") == 0);
+    CHECK(!parse_create_options("[1]"));
+    CHECK(!parse_create_options("{"));
+}
+
+TEST_CASE("status_for_error") {
+    CHECK(status_for_error("there is no session named 'x'; see 'airlock list'") == 404);
+    CHECK(status_for_error("session 'x' has uncommitted changes in /w; commit them") == 409);
+    CHECK(status_for_error("cannot reach the Docker engine") == 500);
+}

@@ -13,15 +13,15 @@ export function mount(main, ctx) {
   let windowS = 3600;
 
   const cards = {};
-  const card = (key, label) => {
-    cards[key] = h('div', { class: 'value' }, '…');
+  const card = (key, label, cls = '') => {
+    cards[key] = h('div', { class: `value ${cls}` }, '…');
     return h('div', { class: 'card', dataset: { card: key } }, h('div', { class: 'label' }, label), cards[key]);
   };
   const note = h('p', { class: 'warn', hidden: true });
   const status = h('section', { class: 'panel' },
     h('div', { class: 'panel-head' }, h('h1', {}, 'Proxy')),
     note,
-    h('div', { class: 'cards' }, card('state', 'State'), card('pid', 'Process'), card('addresses', 'Listening on'),
+    h('div', { class: 'cards' }, card('state', 'State'), card('pid', 'Process'), card('addresses', 'Listening on', 'text'),
       card('started', 'Up for'), card('open', 'Open connections'), card('connections', 'Connections'),
       card('requests', 'Requests')));
 

@@ -44,7 +44,7 @@ export function mount(main, ctx, name) {
     plotBox,
     h('div', { class: 'table-wrap timeline-wrap' },
       h('table', { class: 'timeline', id: 'timeline' },
-        h('thead', {}, h('tr', {}, ['Time', 'Method', 'Host', 'Path', 'Status', 'Up', 'Down', 'Duration', 'Credential', 'Note'].map((c) => h('th', {}, c)))),
+        h('thead', {}, h('tr', {}, ['Time', 'Method', 'Host', 'Path', 'Status', 'Credential', 'Note', 'Bytes ↑/↓', 'Duration'].map((c) => h('th', {}, c)))),
         reqBody)),
     reqEmpty);
 
@@ -95,7 +95,7 @@ export function mount(main, ctx, name) {
       ['CPU / memory', st ? `${percent(st.cpu_percent)} / ${bytes(st.memory_bytes)}` : '—'],
     ];
     if (s.last_error) rows.push(['Last error', s.last_error]);
-    fill(facts, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v ?? '')]));
+    fill(facts, rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v ?? ''))));
     prompt.hidden = !s.prompt;
     setText(prompt, s.prompt || '');
   }
@@ -142,11 +142,10 @@ export function mount(main, ctx, name) {
       h('td', {}, r.port && r.port !== 443 ? `${r.host}:${r.port}` : r.host),
       h('td', { class: 'path', title: r.path }, r.path || ''),
       h('td', { class: 'status' }, r.status ? String(r.status) : ''),
-      h('td', { class: 'num' }, bytes(r.bytes_up)),
-      h('td', { class: 'num' }, bytes(r.bytes_down)),
-      h('td', { class: 'num' }, duration(r.duration_ms)),
       h('td', { class: 'rule' }, r.rule || ''),
-      h('td', { class: 'note' }, note));
+      h('td', { class: 'note', title: note }, note),
+      h('td', { class: 'num' }, `${bytes(r.bytes_up)} / ${bytes(r.bytes_down)}`),
+      h('td', { class: 'num' }, duration(r.duration_ms)));
   }
   function addRecords(records, { fresh = false } = {}) {
     if (fresh) reqBody.replaceChildren();

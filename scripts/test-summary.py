@@ -2,7 +2,8 @@
 """Summarise a meson test run into one countable line: "N passed, N failed, N skipped".
 
 Counts individual checks, not just binaries: doctest's "test cases:" summary, or
-"ok - " / "not ok - " lines of the integration scripts. A test binary that failed
+"ok - " / "not ok - " lines of the integration scripts (and TAP's numbered "ok 3 - ", which
+node --test prints for the page's unit tests). A test binary that failed
 without reporting a failed check (a crash, a sanitizer report at exit) counts as one
 failure; a skipped test counts as one skip.
 
@@ -33,8 +34,8 @@ def main(path: str, steps: list) -> int:
                 for total, ok, bad, skip in m:
                     p += int(ok); fl += int(bad); s += int(skip)
             else:
-                p = len(re.findall(r"^ok - ", out, re.M))
-                fl = len(re.findall(r"^not ok - ", out, re.M))
+                p = len(re.findall(r"^ok (?:\d+ )?- ", out, re.M))
+                fl = len(re.findall(r"^not ok (?:\d+ )?- ", out, re.M))
             if result == "SKIP":
                 s += 1 if p + fl == 0 else 0
             elif result not in ("OK", "EXPECTEDFAIL") and fl == 0:

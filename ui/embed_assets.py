@@ -1,33 +1,17 @@
 #!/usr/bin/env python3
 """Embeds the dashboard's files in the binary.
 
-embed_assets.py OUTPUT.cpp WEB_DIR PLACEHOLDER_DIR
-    Runs WEB_DIR/build TMPDIR (i15web's build: npm packages + the page) and writes every file
-    of TMPDIR into OUTPUT.cpp as ui::embedded_assets(). Without WEB_DIR/build, embeds
-    PLACEHOLDER_DIR instead. Writes OUTPUT.cpp only when its text changes.
-embed_assets.py --list WEB_DIR
-    Prints the inputs of the build (files under WEB_DIR except node_modules and dist), one
-    per line, for meson's depend_files.
+embed_assets.py OUTPUT.cpp WEB_DIR PLACEHOLDER_DIR [DEPFILE]
+    Runs WEB_DIR/build TMPDIR (the page's build: npm packages from scripts/npm-modules' cache
+    + the page's files) and writes every file of TMPDIR into OUTPUT.cpp as
+    ui::embedded_assets(); with DEPFILE, the build lists its inputs there (for ninja). Without
+    WEB_DIR/build, embeds PLACEHOLDER_DIR instead. Writes OUTPUT.cpp only when its text changes.
 """
 import hashlib
 import os
 import subprocess
 import sys
 import tempfile
-
-SKIP = {"node_modules", "dist", ".git"}
-
-
-def inputs(web):
-    out = []
-    if not os.path.isdir(web):
-        return out
-    for root, dirs, files in os.walk(web):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP)
-        for f in sorted(files):
-            out.append(os.path.join(root, f))
-    return out
-
 
 def collect(directory):
     files = []
@@ -61,16 +45,17 @@ def cpp(files):
 
 
 def main():
-    if sys.argv[1] == "--list":
-        print("\n".join(inputs(sys.argv[2])))
-        return 0
     output, web, placeholder = sys.argv[1:4]
+    depfile = os.path.abspath(sys.argv[4]) if len(sys.argv) > 4 else None
     build = os.path.join(web, "build")
     with tempfile.TemporaryDirectory() as tmp:
         if os.access(build, os.X_OK):
             out_dir = os.path.join(tmp, "dist")
             os.makedirs(out_dir)
-            r = subprocess.run([build, out_dir], cwd=web)
+            cmd = [build, out_dir]
+            if depfile:
+                cmd += ["--depfile", depfile, "--deptarget", output]
+            r = subprocess.run(cmd, cwd=web)
             if r.returncode != 0:
                 sys.stderr.write(f"embed_assets: {build} failed (exit {r.returncode})\n")
                 return 1
@@ -80,6 +65,9 @@ def main():
                 return 1
         else:
             files = collect(placeholder)
+            if depfile:
+                with open(depfile, "w", encoding="utf-8") as f:
+                    f.write(f"{output}: {os.path.join(placeholder, 'index.html')}\n")
         text = cpp(files)
     try:
         with open(output, encoding="utf-8") as f:

@@ -33,6 +33,7 @@
 #include <mutex>
 #include <thread>
 
+#include "airlock/settings_text.hpp"
 #include "proxy/audit.hpp"
 #include "session/container.hpp"
 #include "session/branch_sync.hpp"
@@ -593,6 +594,8 @@ struct Server::Impl {
                                             {"cpus", c.docker.cpus},
                                             {"memory", c.docker.memory},
                                             {"pids_limit", c.docker.pids_limit},
+                                            {"pull_policy", std::string(to_string(c.docker.pull_policy))},
+                                            {"read_only", c.docker.read_only_rootfs},
                                             {"repo", opt.repo},
                                             {"credentials", std::move(creds)},
                                             {"version", opt.version}});

@@ -173,17 +173,24 @@ struct Server::Impl {
 
     // ---- running blocking work on the pool ----------------------------------------------
 
-    // Runs f() on the pool; the coroutine resumes on the I/O thread with its result.
-    // Exceptions become an error reply (T = Reply) or propagate.
+    // Runs f() on the pool; the awaiting coroutine resumes on the I/O thread with its result.
+    // g++ 12 copies a lambda bitwise (its strings then freed twice) when the lambda is a
+    // temporary inside a co_await expression or itself a coroutine given to co_spawn. So:
+    // the callable travels as a std::function into a named coroutine, and callers build the
+    // awaitable in a statement of its own (auto job = on_pool(...); co_await std::move(job)).
+    template <class T>
+    static asio::awaitable<T> call(std::function<T()> fn) {
+        co_return fn();
+    }
     template <class T, class F>
     asio::awaitable<T> on_pool(F f) {
-        co_return co_await asio::co_spawn(
-            pool, [f = std::move(f)]() mutable -> asio::awaitable<T> { co_return f(); }, asio::use_awaitable);
+        return asio::co_spawn(pool, call<T>(std::function<T()>(std::move(f))), asio::use_awaitable);
     }
 
+    // As on_pool, for a handler's reply: an exception becomes a 500 with its message.
     template <class F>
     asio::awaitable<Reply> reply_on_pool(F f) {
-        co_return co_await on_pool<Reply>([f = std::move(f)]() mutable -> Reply {
+        return on_pool<Reply>([f = std::move(f)]() mutable -> Reply {
             try {
                 return f();
             } catch (const std::exception& e) {
@@ -265,7 +272,8 @@ struct Server::Impl {
             refresh_again = false;
             asio::steady_timer pause(ioc, std::chrono::milliseconds(250));  // gathers a burst of events
             co_await pause.async_wait(tok);
-            auto listed = co_await on_pool<Listed>([this] { return list_sessions(); });
+            auto job1 = on_pool<Listed>([this] { return list_sessions(); });
+            auto listed = co_await std::move(job1);
             if (listed.error.empty()) {
                 views = std::move(listed.views);
                 engine_ok = listed.engine;
@@ -337,7 +345,8 @@ struct Server::Impl {
     asio::awaitable<void> check_proxy() {
         if (!opt.proxy_status || proxy_running_check) co_return;
         proxy_running_check = true;
-        auto status = co_await on_pool<ProxyStatus>([this] { return opt.proxy_status(); });
+        auto job2 = on_pool<ProxyStatus>([this] { return opt.proxy_status(); });
+        auto status = co_await std::move(job2);
         proxy_running_check = false;
         auto text = json::serialize(proxy_brief(status));
         if (text == sent_proxy) co_return;
@@ -386,7 +395,8 @@ struct Server::Impl {
             case RouteKind::asset: co_return asset(r.asset, req);
             case RouteKind::sessions: {
                 (void)poll_audit();
-                auto listed = co_await on_pool<Listed>([this] { return list_sessions(); });
+                auto job3 = on_pool<Listed>([this] { return list_sessions(); });
+                auto listed = co_await std::move(job3);
                 if (!listed.error.empty()) co_return error_reply(500, listed.error);
                 views = std::move(listed.views);
                 engine_ok = listed.engine;
@@ -398,12 +408,15 @@ struct Server::Impl {
                 auto options = parse_create_options(req.body());
                 if (!options) co_return error_reply(400, options.error().message);
                 if (options->repo.empty()) options->repo = opt.repo;
-                auto reply = co_await reply_on_pool([this, o = std::move(*options)]() { return create(o); });
+                auto job4 = reply_on_pool([this, o = std::move(*options)]() { return create(o); });
+                auto reply = co_await std::move(job4);
                 refresh_sessions();
                 co_return reply;
             }
-            case RouteKind::session:
-                co_return co_await reply_on_pool([this, name = r.name] { return show(name); });
+            case RouteKind::session: {
+                auto job5 = reply_on_pool([this, name = r.name] { return show(name); });
+                co_return co_await std::move(job5);
+            }
             case RouteKind::session_action: {
                 bool force = false;
                 if (r.action == "sync" && !req.body().empty()) {
@@ -412,14 +425,15 @@ struct Server::Impl {
                     if (ec || !v.is_object()) co_return error_reply(400, "the request body must be a JSON object");
                     if (auto* f = v.as_object().if_contains("force")) force = f->is_bool() && f->as_bool();
                 }
-                auto reply = co_await reply_on_pool([this, name = r.name, action = r.action, force] {
+                auto job6 = reply_on_pool([this, name = r.name, action = r.action, force] {
                     return act(name, action, force);
                 });
+                auto reply = co_await std::move(job6);
                 refresh_sessions();
                 co_return reply;
             }
             case RouteKind::delete_session: {
-                auto reply = co_await reply_on_pool([this, name = r.name, force = query_flag(r.query, "force"),
+                auto job7 = reply_on_pool([this, name = r.name, force = query_flag(r.query, "force"),
                                                      branch = query_flag(r.query, "delete_branch")] {
                     auto ws = opt.open(false);
                     if (!ws) return error_reply(500, ws.error().message);
@@ -429,11 +443,12 @@ struct Server::Impl {
                                                         {"branch_deleted", removed->branch_deleted},
                                                         {"branch_commit", removed->branch_commit}});
                 });
+                auto reply = co_await std::move(job7);
                 refresh_sessions();
                 co_return reply;
             }
-            case RouteKind::diff:
-                co_return co_await reply_on_pool([this, name = r.name, worktree = query_flag(r.query, "worktree")] {
+            case RouteKind::diff: {
+                auto job8 = reply_on_pool([this, name = r.name, worktree = query_flag(r.query, "worktree")] {
                     auto ws = opt.open(false);
                     if (!ws) return error_reply(500, ws.error().message);
                     auto s = (*ws)->manager().get(name);
@@ -445,6 +460,8 @@ struct Server::Impl {
                     out.body = session::terminal_safe(*patch);
                     return out;
                 });
+                co_return co_await std::move(job8);
+            }
             case RouteKind::requests: {
                 (void)poll_audit();
                 auto limit = static_cast<std::size_t>(query_int(r.query, "limit", 500, 1, 5000));
@@ -457,8 +474,10 @@ struct Server::Impl {
             }
             case RouteKind::stats: co_return co_await stats();
             case RouteKind::proxy: co_return co_await proxy(r);
-            case RouteKind::config:
-                co_return co_await reply_on_pool([this] { return config(); });
+            case RouteKind::config: {
+                auto job9 = reply_on_pool([this] { return config(); });
+                co_return co_await std::move(job9);
+            }
             case RouteKind::not_found: co_return error_reply(404, "no such page or API path: " + std::string(req.target()));
             case RouteKind::bad_method: {
                 auto reply = error_reply(405, fmt::format("{} is not allowed here; use {}",
@@ -567,7 +586,11 @@ struct Server::Impl {
             if (!r) return fail(r.error());
             auto said = session::sync_message(*r, s->branch, name);
             if (said.refused) return error_reply(409, said.message);
-            return json_reply(200, json::object{{"action", std::string(session::to_string(r->action))},
+            const char* action_name = r->action == session::SyncAction::create         ? "create"
+                                      : r->action == session::SyncAction::fast_forward ? "fast_forward"
+                                      : r->action == session::SyncAction::force_update ? "force_update"
+                                                                                       : "up_to_date";
+            return json_reply(200, json::object{{"action", action_name},
                                                 {"old_tip", r->old_tip},
                                                 {"new_tip", r->new_tip},
                                                 {"message", said.message}});
@@ -608,7 +631,7 @@ struct Server::Impl {
             std::vector<std::tuple<std::string, std::vector<std::string>, std::string, std::string>> rules;
             std::string error;
         };
-        auto got = co_await on_pool<Got>([this] {
+        auto job10 = on_pool<Got>([this] {
             Got g;
             try {
                 if (opt.proxy_status) g.status = opt.proxy_status();
@@ -624,6 +647,7 @@ struct Server::Impl {
             }
             return g;
         });
+        auto got = co_await std::move(job10);
         if (!got.error.empty()) co_return error_reply(500, got.error);
         (void)poll_audit();
         auto body = proxy_brief(got.status);
@@ -660,7 +684,7 @@ struct Server::Impl {
             std::map<std::string, ContainerStats> samples;
             std::string error;
         };
-        auto got = co_await on_pool<Sampled>([this] {
+        auto job11 = on_pool<Sampled>([this] {
             Sampled s;
             try {
                 auto ws = opt.open(false);
@@ -685,6 +709,7 @@ struct Server::Impl {
             }
             return s;
         });
+        auto got = co_await std::move(job11);
         if (!got.error.empty()) co_return error_reply(500, got.error);
         json::object all;
         for (const auto& [name, now] : got.samples) {
@@ -724,6 +749,34 @@ struct Server::Impl {
         ws.read_message_max(1 << 20);
     }
 
+    asio::awaitable<void> pump_terminal_output(std::shared_ptr<Ws> ws,
+                                               std::shared_ptr<asio::posix::stream_descriptor> fd) {
+        std::vector<char> buf(16384);
+        for (;;) {
+            auto [ec, n] = co_await fd->async_read_some(asio::buffer(buf), tok);
+            if (ec) {
+                if (ec == asio::error::operation_aborted || !fd->is_open()) co_return;
+                co_await send_end(*ws, "end", "the terminal closed (the agent exited or was detached)");
+                co_return;
+            }
+            ws->binary(true);
+            auto [wec, wn] = co_await ws->async_write(asio::buffer(buf.data(), n), tok);
+            if (wec) co_return;
+        }
+    }
+
+    // Reads from a logs page only to notice that it went away.
+    static asio::awaitable<void> watch_log_reader(std::shared_ptr<Ws> ws, std::shared_ptr<LogFeed> feed) {
+        beast::flat_buffer b;
+        for (;;) {
+            b.clear();
+            auto [ec, n] = co_await ws->async_read(b, tok);
+            if (ec) break;
+        }
+        feed->cancelled = true;
+        feed->wake.cancel();
+    }
+
     // WS /api/sessions/NAME/terminal: the engine's attach stream, both ways.
     asio::awaitable<void> serve_terminal(beast::tcp_stream stream, http::request<http::string_body> req,
                                          std::string name) {
@@ -738,7 +791,7 @@ struct Server::Impl {
             AttachedStream stream;
             std::string error;
         };
-        auto attached = co_await on_pool<std::shared_ptr<Attached>>([this, name] {
+        auto job12 = on_pool<std::shared_ptr<Attached>>([this, name] {
             auto a = std::make_shared<Attached>();
             try {
                 auto w = opt.open(false);
@@ -765,6 +818,7 @@ struct Server::Impl {
             }
             return a;
         });
+        auto attached = co_await std::move(job12);
         if (!attached->error.empty()) {
             co_await send_end(*ws, "error", attached->error);
             co_return;
@@ -778,23 +832,7 @@ struct Server::Impl {
         }
         // Output: container -> page. Ends at EOF (the agent exited or was detached) or when
         // the page side closed the descriptor.
-        asio::co_spawn(
-            ioc,
-            [this, ws, fd]() -> asio::awaitable<void> {
-                std::vector<char> buf(16384);
-                for (;;) {
-                    auto [ec, n] = co_await fd->async_read_some(asio::buffer(buf), tok);
-                    if (ec) {
-                        if (ec == asio::error::operation_aborted || !fd->is_open()) co_return;
-                        co_await send_end(*ws, "end", "the terminal closed (the agent exited or was detached)");
-                        co_return;
-                    }
-                    ws->binary(true);
-                    auto [wec, wn] = co_await ws->async_write(asio::buffer(buf.data(), n), tok);
-                    if (wec) co_return;
-                }
-            },
-            asio::detached);
+        asio::co_spawn(ioc, pump_terminal_output(ws, fd), asio::detached);
         // Input: page -> container; resize messages to the engine.
         beast::flat_buffer in;
         for (;;) {
@@ -815,10 +853,11 @@ struct Server::Impl {
                 };
                 int cols = num("cols"), rows = num("rows");
                 if (!cols || !rows) continue;
-                auto st = co_await on_pool<std::string>([attached, rows, cols] {
+                auto job13 = on_pool<std::string>([attached, rows, cols] {
                     auto r = attached->workspace->backend().resize_tty(attached->container, rows, cols);
                     return r ? std::string() : r.error().message;
                 });
+                auto st = co_await std::move(job13);
                 if (!st.empty()) log("terminal resize: " + st);
                 continue;
             }
@@ -883,20 +922,7 @@ struct Server::Impl {
             wake();
         }).detach();
 
-        // Reads from the page only to notice that it went away.
-        asio::co_spawn(
-            ioc,
-            [ws, feed]() -> asio::awaitable<void> {
-                beast::flat_buffer b;
-                for (;;) {
-                    b.clear();
-                    auto [ec, n] = co_await ws->async_read(b, tok);
-                    if (ec) break;
-                }
-                feed->cancelled = true;
-                feed->wake.cancel();
-            },
-            asio::detached);
+        asio::co_spawn(ioc, watch_log_reader(ws, feed), asio::detached);
 
         for (;;) {
             std::string out;

@@ -53,16 +53,17 @@ using io::token;
 
 namespace {
 
-Result<std::shared_ptr<const Runtime>> build_runtime(Config config, const std::filesystem::path& home,
+// `relative_base`: what relative paths in the configuration are relative to (ServerOptions).
+Result<std::shared_ptr<const Runtime>> build_runtime(Config config, const std::filesystem::path& relative_base,
                                                      std::uint64_t generation) {
     auto runtime = std::make_shared<Runtime>();
     runtime->generation = generation;
-    auto secrets = load_secrets(config.credentials, home);
+    auto secrets = load_secrets(config.credentials, relative_base);
     if (!secrets) return secrets.error();
     std::filesystem::path extra_ca;
     if (!config.proxy.upstream_ca.empty()) {
         const char* user_home = std::getenv("HOME");
-        auto path = configured_path(config.proxy.upstream_ca, home,
+        auto path = configured_path(config.proxy.upstream_ca, relative_base,
                                     user_home ? std::optional<std::string>(user_home) : std::nullopt,
                                     "[proxy] upstream_ca");
         if (!path) return path.error();
@@ -430,16 +431,16 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
     auto& opts = impl->opts;
     impl->log_sink = opts.log;
 
-    auto authority = ca::Authority::load(opts.home / "ca");
+    auto authority = ca::Authority::load(opts.ca_dir);
     if (!authority) return authority.error();
     impl->authority = *authority;
     impl->leaves = std::make_unique<ca::LeafCache>(impl->authority, 1024);
 
-    auto runtime = build_runtime(opts.config, opts.home, 1);
+    auto runtime = build_runtime(opts.config, opts.relative_base, 1);
     if (!runtime) return runtime.error();
     impl->runtime = *runtime;
 
-    auto audit = AuditLog::open((opts.home / "audit.jsonl").string(), 50ull * 1024 * 1024, 5);
+    auto audit = AuditLog::open(opts.audit_log.string(), 50ull * 1024 * 1024, 5);
     if (!audit) return audit.error();
     impl->audit = std::move(*audit);
     impl->audit->set_secrets((*runtime)->secret_values);
@@ -469,7 +470,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < threads; ++i) {
         impl->workers.push_back(std::make_unique<Worker>());
-        impl->workers.back()->auth.emplace(opts.home / "sessions.db",
+        impl->workers.back()->auth.emplace(opts.client_store,
                                            [im = impl.get()](const std::string& line) { im->log(line); });
     }
 
@@ -614,7 +615,7 @@ Status Server::reload() {
     } else {
         config = impl.snapshot()->config;
     }
-    auto runtime = build_runtime(std::move(config), impl.opts.home, ++impl.generations);
+    auto runtime = build_runtime(std::move(config), impl.opts.relative_base, ++impl.generations);
     if (!runtime) return runtime.error();
     for (const auto& rule : (*runtime)->config.credentials)
         for (const auto& h : rule.hosts)

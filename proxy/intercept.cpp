@@ -5,6 +5,8 @@
 #include <fmt/core.h>
 #include <openssl/ssl.h>
 
+#include <variant>
+
 #include "proxy/exchange.hpp"
 #include "proxy/framing.hpp"
 #include "proxy/hosts.hpp"
@@ -96,11 +98,20 @@ asio::awaitable<bool> exchange_with_retry(Context& ctx, const ClientConn& c, Cli
     }
 }
 
-template <class From, class To>
-asio::awaitable<error_code> pump_tls(const Deadlines& deadlines, From& from, beast::flat_buffer& buf, To& to,
-                                     io::Transfer& t) {
-    auto ec = co_await io::relay_to_eof(from, buf, to, deadlines.tunnel_idle, t);
-    co_return ec;
+// A WebSocket after its 101: frames are relayed both ways as they come until either side
+// closes (or both stay idle for deadlines.tunnel_idle); then the tunnel ends and both are
+// closed. Counts the bytes each way (what `buf` and `up.buf` already hold included) into
+// `record`, and the first error.
+template <class Client>
+asio::awaitable<void> relay_websocket(const Deadlines& deadlines, Client& client, beast::flat_buffer& buf,
+                                      UpstreamSide& up, AuditRecord& record) {
+    io::Transfer sent, received;
+    auto ended = co_await (io::relay_to_eof(client, buf, *up.tls, deadlines.tunnel_idle, sent) ||
+                           io::relay_to_eof(*up.tls, up.buf, client, deadlines.tunnel_idle, received));
+    record.bytes_up += sent.bytes;
+    record.bytes_down += received.bytes;
+    auto ec = std::visit([](const error_code& e) { return e; }, ended);
+    if (ec && record.error.empty()) record.error = fmt::format("websocket: {}", ec.message());
 }
 
 template <class Stream>
@@ -268,7 +279,7 @@ asio::awaitable<void> intercept_impl(Context& ctx, const ClientConn& c, Stream c
         record.bytes_down = x.down.bytes;
         record.duration_ms = ms_since(t0);
         record.error = x.error;
-        ctx.write_audit(record);
+        if (!x.upgraded) ctx.write_audit(record);  // a WebSocket's record waits for its end
         if (!x.response_started) {
             // Built before the co_await: g++ 12 destroys conditional-operator temporaries
             // of a co_await expression twice.
@@ -278,9 +289,9 @@ asio::awaitable<void> intercept_impl(Context& ctx, const ClientConn& c, Stream c
             break;
         }
         if (x.upgraded) {
-            io::Transfer wup, wdown;
-            co_await (pump_tls(deadlines, client, buf, *up.tls, wup) &&
-                      pump_tls(deadlines, *up.tls, up.buf, client, wdown));
+            co_await relay_websocket(deadlines, client, buf, up, record);
+            record.duration_ms = ms_since(t0);
+            ctx.write_audit(record);
             break;
         }
         if (x.close || close_after) break;

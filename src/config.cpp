@@ -1195,6 +1195,16 @@ std::string starter_config() {
 # [agent.shell]
 # command = ["sh", "-c"]
 # prompt = "arg"
+# Each agent may also set variables in its container and write files into the session's
+# home (written when absent at create and refresh; overwrite = true replaces them). The
+# built-in claude, codex and gemini carry what they need to start without sign-in or trust
+# prompts (`airlock config show` prints it; docs/agents.md). Adding to codex, for example:
+#   [agent.codex]
+#   env = { MY_VAR = "value" }
+#   [[agent.codex.files]]
+#   path = ".codex/AGENTS.md"
+#   content = """..."""
+#   mode = 0o644
 )";
 }
 

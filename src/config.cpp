@@ -964,12 +964,16 @@ std::string string_array(const std::vector<std::string>& items) {
 }
 
 // A TOML multi-line basic string holding `s` exactly ("""...""", starting on a new line);
-// quotes, backslashes and control characters other than newline are escaped.
+// backslashes, control characters other than newline and tab, and quotes that could form
+// """ are escaped.
 std::string toml_multiline(std::string_view s) {
     std::string out = "\"\"\"\n";
-    for (unsigned char c : s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
         switch (c) {
-            case '"': out += "\\\""; break;
+            case '"':  // escaped only where it could make three in a row or touch the closing """
+                out += (i + 1 == s.size() || s[i + 1] == '"') ? "\\\"" : "\"";
+                break;
             case '\\': out += "\\\\"; break;
             case '\n': out += '\n'; break;
             case '\t': out += '\t'; break;
@@ -1073,7 +1077,7 @@ std::string render_config(const Config& config) {
         if (builtin_agents().contains(name)) line("inherit_builtin = false  # env and files below are the whole definition");
         std::string env;
         for (const auto& [k, v] : agent.env) env += fmt::format("{}{} = {}", env.empty() ? "" : ", ", toml_key(k), toml_quote(v));
-        line(fmt::format("env = {{ {} }}", env));
+        line(env.empty() ? "env = {}" : fmt::format("env = {{ {} }}", env));
         line("");
         for (const auto& file : agent.files) {
             line(fmt::format("[[agent.{}.files]]", toml_key(name)));

@@ -6,7 +6,8 @@
 # Trust: the merged CA bundle is mounted read-only over the distributions' system trust
 # stores, so curl (no CA flag), python urllib, git over HTTPS and node trust an intercepted
 # upstream through the proxy with airlock's CA variables unset; an image without any trust
-# store (busybox) and a read-only root still start; the agent cannot write the store.
+# store (busybox), one whose stores are links (Fedora, Alpine) and a read-only root still
+# start; the agent cannot write the store.
 # Agent settings ([agent.<name>] env and files): the built-in codex files and a user's file
 # land in the session's home with the host user's ids, their modes and contents; a refresh
 # keeps what the agent changed, restores what it deleted, replaces files marked overwrite;
@@ -335,6 +336,35 @@ if [ "$rc" -eq 0 ] && wait_running "airlock-$s_bb-$hid" agent-ready \
     && [[ $(docker exec "airlock-$s_bb-$hid" cat /etc/ssl/cert.pem | tr -d '\n') == *"$ca_pem"* ]]; then
   ok "an image without /etc/ssl (busybox) starts, and gets the bundle at the system paths"
 else not_ok "busybox session (exit $rc): $(short "$aerr")"; fi
+# Fedora's layout (stores that are links, /etc/ssl/certs a link to a directory) and Alpine's
+# (cert.pem a link): each path is mounted where its link points, nothing fails.
+LINKS_IMAGE=airlock-test/trust-links:latest
+if ! docker image inspect "$LINKS_IMAGE" >/dev/null 2>&1; then
+  mkdir -p "$tmp/links-ctx"
+  cat >"$tmp/links-ctx/Dockerfile" <<EOF
+FROM $BUSYBOX_IMAGE
+RUN mkdir -p /etc/pki/tls/certs /etc/pki/ca-trust/extracted/pem /etc/ssl \\
+ && echo image-roots > /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem \\
+ && ln -s /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem /etc/pki/tls/certs/ca-bundle.crt \\
+ && ln -s /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem /etc/pki/tls/cert.pem \\
+ && ln -s ../pki/tls/certs /etc/ssl/certs && ln -s ../pki/tls/cert.pem /etc/ssl/cert.pem
+LABEL dev.airlock.test=1
+EOF
+  DOCKER_BUILDKIT=0 docker build -q -t "$LINKS_IMAGE" "$tmp/links-ctx" >"$tmp/links-build.log" 2>&1 \
+    || echo "# building $LINKS_IMAGE failed: $(tail -3 "$tmp/links-build.log" | tr '\n' '|')"
+fi
+s_ln=$run-links
+sessions+=("$s_ln")
+alx create-ln create --agent shell --name "$s_ln" --repo "$repo" --image "$LINKS_IMAGE" --prompt 'echo agent-ready; sleep 600'
+all_have_ca=0
+if [ "$rc" -eq 0 ] && wait_running "airlock-$s_ln-$hid" agent-ready; then
+  all_have_ca=1
+  for p in /etc/ssl/cert.pem /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt /etc/pki/tls/cert.pem /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem; do
+    [[ $(docker exec "airlock-$s_ln-$hid" cat "$p" | tr -d '\n') == *"$ca_pem"* ]] || all_have_ca=0
+  done
+fi
+[ "$all_have_ca" = 1 ] && ok "stores that are links (Fedora's and Alpine's layout): the session starts and every path reads the bundle" \
+  || not_ok "an image whose stores are links (exit $rc): $(short "$aerr")"
 s_ro=$run-readonly
 sessions+=("$s_ro")
 alx create-ro create --agent codex --name "$s_ro" --repo "$repo" --read-only --prompt 'echo agent-ready; sleep 600'

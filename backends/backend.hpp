@@ -52,6 +52,13 @@ struct ContainerSpec {
     std::vector<std::string> security_opt;  // "no-new-privileges"
 };
 
+// A file for Backend::write_files: `path` relative to the directory it is written under.
+struct FileEntry {
+    std::string path;
+    std::string content;
+    unsigned mode = 0644;
+};
+
 struct ContainerState {
     std::string id;
     std::string name;      // without the leading '/'
@@ -197,6 +204,19 @@ public:
     // until it returns false or the engine goes away (then an error). Blocks.
     virtual Status events(const LabelFilter& filter, std::function<bool(const EngineEvent& event)> sink);
 
+    // Does `path` (absolute) exist in container `id`, created or running, volumes included?
+    // A symbolic link counts as existing. Without running anything in the container.
+    virtual Result<bool> path_exists(const std::string& id, const std::string& path);
+
+    // Writes `files` under the directory `dir` (absolute; typically a volume mount point)
+    // of container `id`, created or running, owned by uid:gid with each file's mode,
+    // replacing what is at those paths. Each file's parent directories under `dir` are
+    // made, or made owned by uid:gid with mode 0755 when present (a symbolic link there is
+    // replaced by a directory, so nothing is written outside `dir`). One request, without
+    // running anything in the container.
+    virtual Status write_files(const std::string& id, const std::string& dir, const std::vector<FileEntry>& files,
+                               std::uint32_t uid, std::uint32_t gid);
+
     // Gateway addresses of the engine's default `bridge` network (docker0), IPv4 first:
     // where a container reaches the host, so where the proxy must listen.
     virtual Result<std::vector<std::string>> bridge_gateways() = 0;
@@ -241,6 +261,15 @@ inline double cpu_percent(const ContainerStats& before, const ContainerStats& af
     const double system = static_cast<double>(after.system_cpu_ns - before.system_cpu_ns);
     const unsigned cpus = after.online_cpus ? after.online_cpus : 1;
     return cpu / system * cpus * 100.0;
+}
+
+inline Result<bool> Backend::path_exists(const std::string& id, const std::string& path) {
+    return make_error("cannot look for '" + path + "' in container '" + id + "': this backend cannot");
+}
+
+inline Status Backend::write_files(const std::string& id, const std::string& dir, const std::vector<FileEntry>&,
+                                   std::uint32_t, std::uint32_t) {
+    return make_error("cannot write files under '" + dir + "' in container '" + id + "': this backend cannot");
 }
 
 inline Result<AttachedStream> Backend::attach(const std::string& id) {

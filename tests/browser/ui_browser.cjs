@@ -15,7 +15,7 @@ const BASE = env('UI_BASE');
 const RUN = env('RUN');
 const SECRET = env('SECRET');
 const SHOTS = env('SHOTS');
-const NAME = `${RUN}-one`;
+const NAME = 'fix-failing-test';  // container names carry the test home's id: no clash with others
 
 let failures = 0;
 function check(ok, what, detail) {
@@ -25,13 +25,24 @@ function check(ok, what, detail) {
 }
 const log = (...a) => console.error(new Date().toISOString().slice(11, 23), ...a);
 
+// Whether airlock ui still answers (any HTTP status counts).
+function serverAlive() {
+  return new Promise((resolve) => {
+    const req = require('http').get(`${BASE}/`, (res) => { res.resume(); resolve(true); });
+    req.on('error', () => resolve(false));
+    req.setTimeout(5000, () => { req.destroy(); resolve(false); });
+  });
+}
+
 // Wait for FN (run in the page) to return truthy; returns that value, or null after TIMEOUT.
+// When airlock ui died meanwhile, the test stops here (every later check would only time out).
 async function until(page, fn, timeout, ...args) {
   try {
     const handle = await page.waitForFunction(fn, { timeout, polling: 200 }, ...args);
     return await handle.jsonValue();
   } catch (e) {
     if (e.name !== 'TimeoutError') log('until:', e.message);
+    if (!(await serverAlive())) throw new Error('airlock ui does not answer any more (crashed?)');
     return null;
   }
 }
@@ -168,7 +179,7 @@ async function run(browser) {
   check(Boolean(await terminalShows(page, '\ncode-200')), 'curl in the terminal gets 200 through the proxy', await page.evaluate(termText));
   const row = await until(page, () => {
     for (const tr of document.querySelectorAll('#timeline tbody tr')) {
-      if (tr.querySelector('.path')?.textContent === '/echo/from-the-browser') {
+      if (tr.querySelector('.path')?.textContent === 'GET /echo/from-the-browser') {
         return { rule: tr.querySelector('.rule').textContent, status: tr.querySelector('.status').textContent, text: tr.textContent };
       }
     }
@@ -190,8 +201,10 @@ async function run(browser) {
 
   await typeInTerminal(page, 'cd /workspace && echo from-the-browser > ui-file.txt && git add ui-file.txt && git commit -qm "add ui-file" && echo commit-$((1+1))-done');
   check(Boolean(await terminalShows(page, '\ncommit-2-done')), 'a commit made in the terminal', await page.evaluate(termText));
-  await typeInTerminal(page, 'clear; echo hello-$((6*7)); ls /workspace');
-  await terminalShows(page, 'ui-file.txt');
+  // For the screenshot: a clean terminal with a request and the agent's commit.
+  await typeInTerminal(page, 'clear; git log --oneline | cat; curl -s -w "\\n" -H "x-api-key: $ANTHROPIC_API_KEY" https://api.anthropic.com/echo/from-the-browser | cut -c1-60');
+  await terminalShows(page, '"ok": true');
+  await until(page, () => document.querySelectorAll('#timeline tbody tr').length >= 3, 10000);
   await shot(page, 'ui-session.png');
   await page.click('button.tab[data-tab="branch"]');
   const branch = await until(page, () => {
@@ -214,12 +227,17 @@ async function run(browser) {
   }, 20000);
   check(Boolean(proxy), 'the proxy view: running, the rule anthropic last used, the refusal with its reason',
     await page.evaluate(() => document.querySelector('main').textContent.slice(0, 600)));
+  await page.select('#proxy-window', '900');
+  await until(page, () => document.querySelectorAll('#refusals tbody tr').length > 0, 10000);
   await shot(page, 'ui-proxy.png');
 
   // ---- delete, through the uncommitted-work confirmation -------------------------------------
   await page.goto(`${BASE}/#/sessions`, { waitUntil: 'domcontentloaded' });
   await page.waitForSelector(`tr[data-session="${NAME}"] button[data-action="delete"]`);
+  await until(page, () => [...document.querySelectorAll('#sessions-table .c-cpu')].some((td) => td.textContent), 25000);
+  await page.setViewport({ width: 1440, height: 560 });
   await shot(page, 'ui-sessions.png');
+  await page.setViewport({ width: 1440, height: 900 });
   await page.click(`tr[data-session="${NAME}"] button[data-action="delete"]`);
   await page.waitForSelector('dialog.confirm[open] button[data-role="confirm"]');
   await page.click('dialog.confirm[open] button[data-role="confirm"]');

@@ -214,6 +214,27 @@ async function run(browser) {
   }, 15000);
   check(Boolean(branch), 'the branch tab shows the commit and its diff against the base',
     await page.evaluate(() => document.querySelector('ol.commits').textContent + ' | ' + document.getElementById('diff').textContent.slice(0, 300)));
+
+  // The agent writes what the page shows (commit messages, diffs, logs, request paths): markup
+  // in them must arrive as text, never as elements or running script.
+  await typeInTerminal(page, "echo '<script>window.__pwned=2</script>' > hostile.html && git add hostile.html && " +
+    "git commit -qm '<img src=x onerror=window.__pwned=1> hostile' && echo '<b id=pwned-log>bold</b>' && echo hostile-$((3+3))-done");
+  await terminalShows(page, '\nhostile-6-done');
+  await page.click('.tab-body:not([hidden]) .tab-tools button');  // the branch tab's Reload
+  const shown = await until(page, () => {
+    const commits = document.querySelector('ol.commits').textContent;
+    const diff = document.getElementById('diff').textContent;
+    const logs = document.getElementById('logs').textContent;
+    return commits.includes('<img src=x onerror=window.__pwned=1> hostile') && diff.includes('+<script>window.__pwned=2</script>')
+      && logs.includes('<b id=pwned-log>bold</b>') ? true : null;
+  }, 15000);
+  const injected = await page.evaluate(() => ({
+    pwned: window.__pwned ?? null,
+    elements: document.querySelectorAll('img[src="x"], #pwned-log, main script').length,
+  }));
+  check(shown && injected.pwned === null && injected.elements === 0,
+    "markup the agent put in a commit message, a diff and its output shows as text and never runs", JSON.stringify({ shown, injected }));
+
   await typeInTerminal(page, 'echo unsaved > /workspace/uncommitted.txt && echo dirty-$((2+2))');
   await terminalShows(page, '\ndirty-4');
 

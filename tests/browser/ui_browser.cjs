@@ -119,6 +119,10 @@ async function run(browser) {
   check(reuse.status() === 401, 'the one-time URL does not work a second time', reuse.status());
   await other.close();
 
+  const licences = await page.evaluate(() => fetch(document.querySelector('footer a[href="/LICENSES.txt"]').href).then((r) => r.text()));
+  check(['@xterm/xterm', '@xterm/addon-fit', 'uplot', 'Permission is hereby granted'].every((t) => licences.includes(t)),
+    'the libraries\' licence texts are served and linked from every page', licences.slice(0, 200));
+
   // ---- sessions: create one through the form -------------------------------------------------
   check(Boolean(await until(page, () => document.querySelector('#sessions-table') && document.getElementById('live').textContent === 'live', 15000)),
     'the sessions view loads and the live stream connects');

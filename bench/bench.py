@@ -592,7 +592,7 @@ def main():
     ap.add_argument("--tool", required=True)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="smaller sizes and shorter runs (a smoke run)")
-    ap.add_argument("--only", default="", help="comma-separated measures: " + ",".join(MEASURES) + ",idle,sessions")
+    ap.add_argument("--only", default="", help="comma-separated measures: " + ",".join(MEASURES) + ",idle,sessions,ui")
     ap.add_argument("--targets", default=",".join(TARGETS))
     ap.add_argument("--out", default="")
     args = ap.parse_args()
@@ -602,7 +602,7 @@ def main():
     if (os.cpu_count() or 1) < 2:
         log("warning: fewer than 2 cores; proxy and clients share a core")
 
-    only = [m for m in args.only.split(",") if m] or list(MEASURES) + ["idle", "sessions"]
+    only = [m for m in args.only.split(",") if m] or list(MEASURES) + ["idle", "sessions", "ui"]
     names = [t for t in args.targets.split(",") if t]
     work = tempfile.mkdtemp(prefix="airlock-bench-")
     os.chmod(work, 0o755)  # squid runs as 'proxy' and must reach its workdir
@@ -661,6 +661,12 @@ def main():
             sres = sessions.run_sessions(args.airlock, os.path.join(work, "sessions"), reps=args.reps, log=log)
             sessions_md = sessions.markdown(sres)
 
+        ui_md = None
+        if "ui" in only:
+            import ui_idle
+            log("ui idle")
+            ui_md = ui_idle.markdown(ui_idle.run_ui_idle(args.airlock, os.path.join(work, "ui"), log=log))
+
         versions = peers.peer_versions()
         meta = {
             "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
@@ -674,6 +680,8 @@ def main():
             "bulk": "256 MiB" if args.quick else "1 GiB",
         }
         md = report(res, idle, limit, sessions_md, meta)
+        if ui_md:
+            md += "\n" + ui_md
         md += f"\nTotal bench time: {time.time() - started:.0f} s.\n"
         print(md)
         out = args.out or os.path.join(HERE, "results", datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + ".md")

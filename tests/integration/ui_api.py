@@ -518,6 +518,15 @@ secret = {{ file = "secrets/anthropic" }}
         check(gone is not None, "/api/events pushed the state change (no reload, no polling by the page)")
         st, doc = c.json("POST", f"/api/sessions/{name}/start", {})
         check(st == 200 and doc["session"]["state"] == "running", "start -> 200, running", (st, doc))
+        # A change made outside the dashboard (the CLI) reaches the page too: the engine's events.
+        ev.next_matching("sessions", lambda d_: (session_in(d_, name) or {}).get("state") == "running", 10)
+        r = airlock("stop", name)
+        outside = ev.next_matching("sessions", lambda d_: (session_in(d_, name) or {}).get("state", "running") != "running", 20)
+        check(r.returncode == 0 and outside is not None,
+              "'airlock stop' in a terminal: /api/events pushes the new state (engine events)", r.stderr)
+        r = airlock("start", name)
+        back = ev.next_matching("sessions", lambda d_: (session_in(d_, name) or {}).get("state") == "running", 20)
+        check(r.returncode == 0 and back is not None, "'airlock start' in a terminal: pushed as running again", r.stderr)
         st, doc = c.json("POST", f"/api/sessions/{name}/sync", {"force": False})
         check(st == 200 and doc.get("action") in ("up_to_date", "create", "fast_forward") and doc.get("message"),
               "sync -> 200 with what it did", (st, doc))

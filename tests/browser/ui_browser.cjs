@@ -239,6 +239,16 @@ async function run(browser) {
   check(shown && injected.pwned === null && injected.elements === 0,
     "markup the agent put in a commit message, a diff and its output shows as text and never runs", JSON.stringify({ shown, injected }));
 
+  // Sync: the session's commits reach the user's repository as airlock/<name>.
+  await page.click(`button[data-action="sync"][data-session="${NAME}"]`);
+  const synced = await until(page, () => [...document.querySelectorAll('.toast')].map((t) => t.textContent).join(' | ') || null, 30000);
+  let hostLog = '';
+  try {
+    hostLog = require('child_process').execFileSync('git', ['-C', env('REPO'), 'log', '--format=%s', `airlock/${NAME}`], { encoding: 'utf8' });
+  } catch (e) { hostLog = String(e.message); }
+  check(hostLog.includes('add ui-file') && hostLog.includes('hostile'), 'Sync brings the commits into the user\'s repository as the session branch',
+    `${synced} / ${hostLog}`);
+
   await typeInTerminal(page, 'echo unsaved > /workspace/uncommitted.txt && echo dirty-$((2+2))');
   await terminalShows(page, '\ndirty-4');
 
@@ -259,6 +269,17 @@ async function run(browser) {
   // ---- delete, through the uncommitted-work confirmation -------------------------------------
   await page.goto(`${BASE}/#/sessions`, { waitUntil: 'domcontentloaded' });
   await page.waitForSelector(`tr[data-session="${NAME}"] button[data-action="delete"]`);
+  // Stop and start another session from its row; the state follows without a reload.
+  const docs = 'update-docs';
+  await page.click(`tr[data-session="${docs}"] button[data-action="stop"]`);
+  const stopped = await until(page, (n) => {
+    const st = document.querySelector(`tr[data-session="${n}"] .badge`)?.dataset.state || '';
+    return st.startsWith('exited') ? st : null;
+  }, 60000, docs);
+  await page.waitForSelector(`tr[data-session="${docs}"] button[data-action="start"]`);
+  await page.click(`tr[data-session="${docs}"] button[data-action="start"]`);
+  const restarted = await until(page, (n) => document.querySelector(`tr[data-session="${n}"] .badge[data-state="running"]`) ? 'running' : null, 60000, docs);
+  check(Boolean(stopped) && restarted === 'running', 'Stop and Start in a row change the session\'s state, seen live', `${stopped} ${restarted}`);
   await until(page, () => [...document.querySelectorAll('#sessions-table .c-cpu')].some((td) => td.textContent), 25000);
   await page.setViewport({ width: 1440, height: 560 });
   await shot(page, 'ui-sessions.png');

@@ -168,7 +168,7 @@ ws_code=$(code -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocke
 shots=${AIRLOCK_UI_SCREENSHOTS:-$tmp/shots}
 mkdir -p "$shots"
 set +e
-NODE_PATH=$modules UI_URL=$url UI_BASE=$base RUN=$run SECRET=$secret CHROMIUM=$chromium SHOTS=$shots \
+NODE_PATH=$modules UI_URL=$url UI_BASE=$base RUN=$run SECRET=$secret CHROMIUM=$chromium SHOTS=$shots REPO=$repo \
   PROFILE=$tmp/chromium-profile AGENT_IMAGE=$AGENT_IMAGE timeout 600 node "$root/tests/browser/ui_browser.cjs" \
   >"$tmp/browser.out" 2>"$tmp/browser.err"
 brc=$?

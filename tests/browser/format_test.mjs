@@ -44,6 +44,10 @@ test('actions offered per state', () => {
   assert.equal(f.actionsFor('lost').start, true);
   assert.equal(f.stateClass('running'), 'ok');
   assert.equal(f.stateClass('exited'), 'idle');
+  assert.equal(f.stateClass('exited (0)'), 'idle', 'the engine state with its exit code');
+  assert.equal(f.stateClass('exited (137)'), 'bad');
+  assert.equal(f.actionsFor('exited (2)').start, true);
+  assert.equal(f.actionsFor('exited (2)').stop, false);
   assert.equal(f.stateClass('lost'), 'bad');
 });
 

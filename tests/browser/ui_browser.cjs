@@ -15,7 +15,7 @@ const BASE = env('UI_BASE');
 const RUN = env('RUN');
 const SECRET = env('SECRET');
 const SHOTS = env('SHOTS');
-const NAME = `${RUN}-one`;
+const NAME = 'fix-failing-test';  // container names carry the test home's id: no clash with others
 
 let failures = 0;
 function check(ok, what, detail) {
@@ -25,13 +25,24 @@ function check(ok, what, detail) {
 }
 const log = (...a) => console.error(new Date().toISOString().slice(11, 23), ...a);
 
+// Whether airlock ui still answers (any HTTP status counts).
+function serverAlive() {
+  return new Promise((resolve) => {
+    const req = require('http').get(`${BASE}/`, (res) => { res.resume(); resolve(true); });
+    req.on('error', () => resolve(false));
+    req.setTimeout(5000, () => { req.destroy(); resolve(false); });
+  });
+}
+
 // Wait for FN (run in the page) to return truthy; returns that value, or null after TIMEOUT.
+// When airlock ui died meanwhile, the test stops here (every later check would only time out).
 async function until(page, fn, timeout, ...args) {
   try {
     const handle = await page.waitForFunction(fn, { timeout, polling: 200 }, ...args);
     return await handle.jsonValue();
   } catch (e) {
     if (e.name !== 'TimeoutError') log('until:', e.message);
+    if (!(await serverAlive())) throw new Error('airlock ui does not answer any more (crashed?)');
     return null;
   }
 }
@@ -108,6 +119,10 @@ async function run(browser) {
   check(reuse.status() === 401, 'the one-time URL does not work a second time', reuse.status());
   await other.close();
 
+  const licences = await page.evaluate(() => fetch(document.querySelector('footer a[href="/LICENSES.txt"]').href).then((r) => r.text()));
+  check(['@xterm/xterm', '@xterm/addon-fit', 'uplot', 'Permission is hereby granted'].every((t) => licences.includes(t)),
+    'the libraries\' licence texts are served and linked from every page', licences.slice(0, 200));
+
   // ---- sessions: create one through the form -------------------------------------------------
   check(Boolean(await until(page, () => document.querySelector('#sessions-table') && document.getElementById('live').textContent === 'live', 15000)),
     'the sessions view loads and the live stream connects');
@@ -168,7 +183,7 @@ async function run(browser) {
   check(Boolean(await terminalShows(page, '\ncode-200')), 'curl in the terminal gets 200 through the proxy', await page.evaluate(termText));
   const row = await until(page, () => {
     for (const tr of document.querySelectorAll('#timeline tbody tr')) {
-      if (tr.querySelector('.path')?.textContent === '/echo/from-the-browser') {
+      if (tr.querySelector('.path')?.textContent === 'GET /echo/from-the-browser') {
         return { rule: tr.querySelector('.rule').textContent, status: tr.querySelector('.status').textContent, text: tr.textContent };
       }
     }
@@ -190,8 +205,10 @@ async function run(browser) {
 
   await typeInTerminal(page, 'cd /workspace && echo from-the-browser > ui-file.txt && git add ui-file.txt && git commit -qm "add ui-file" && echo commit-$((1+1))-done');
   check(Boolean(await terminalShows(page, '\ncommit-2-done')), 'a commit made in the terminal', await page.evaluate(termText));
-  await typeInTerminal(page, 'clear; echo hello-$((6*7)); ls /workspace');
-  await terminalShows(page, 'ui-file.txt');
+  // For the screenshot: a clean terminal with a request and the agent's commit.
+  await typeInTerminal(page, 'clear; git log --oneline | cat; curl -s -w "\\n" -H "x-api-key: $ANTHROPIC_API_KEY" https://api.anthropic.com/echo/from-the-browser | cut -c1-60');
+  await terminalShows(page, '"ok": true');
+  await until(page, () => document.querySelectorAll('#timeline tbody tr').length >= 3, 10000);
   await shot(page, 'ui-session.png');
   await page.click('button.tab[data-tab="branch"]');
   const branch = await until(page, () => {
@@ -201,6 +218,37 @@ async function run(browser) {
   }, 15000);
   check(Boolean(branch), 'the branch tab shows the commit and its diff against the base',
     await page.evaluate(() => document.querySelector('ol.commits').textContent + ' | ' + document.getElementById('diff').textContent.slice(0, 300)));
+
+  // The agent writes what the page shows (commit messages, diffs, logs, request paths): markup
+  // in them must arrive as text, never as elements or running script.
+  await typeInTerminal(page, "echo '<script>window.__pwned=2</script>' > hostile.html && git add hostile.html && " +
+    "git commit -qm '<img src=x onerror=window.__pwned=1> hostile' && echo '<b id=pwned-log>bold</b>' && echo hostile-$((3+3))-done");
+  await terminalShows(page, '\nhostile-6-done');
+  await page.click('.tab-body:not([hidden]) .tab-tools button');  // the branch tab's Reload
+  const shown = await until(page, () => {
+    const commits = document.querySelector('ol.commits').textContent;
+    const diff = document.getElementById('diff').textContent;
+    const logs = document.getElementById('logs').textContent;
+    return commits.includes('<img src=x onerror=window.__pwned=1> hostile') && diff.includes('+<script>window.__pwned=2</script>')
+      && logs.includes('<b id=pwned-log>bold</b>') ? true : null;
+  }, 15000);
+  const injected = await page.evaluate(() => ({
+    pwned: window.__pwned ?? null,
+    elements: document.querySelectorAll('img[src="x"], #pwned-log, main script').length,
+  }));
+  check(shown && injected.pwned === null && injected.elements === 0,
+    "markup the agent put in a commit message, a diff and its output shows as text and never runs", JSON.stringify({ shown, injected }));
+
+  // Sync: the session's commits reach the user's repository as airlock/<name>.
+  await page.click(`button[data-action="sync"][data-session="${NAME}"]`);
+  const synced = await until(page, () => [...document.querySelectorAll('.toast')].map((t) => t.textContent).join(' | ') || null, 30000);
+  let hostLog = '';
+  try {
+    hostLog = require('child_process').execFileSync('git', ['-C', env('REPO'), 'log', '--format=%s', `airlock/${NAME}`], { encoding: 'utf8' });
+  } catch (e) { hostLog = String(e.message); }
+  check(hostLog.includes('add ui-file') && hostLog.includes('hostile'), 'Sync brings the commits into the user\'s repository as the session branch',
+    `${synced} / ${hostLog}`);
+
   await typeInTerminal(page, 'echo unsaved > /workspace/uncommitted.txt && echo dirty-$((2+2))');
   await terminalShows(page, '\ndirty-4');
 
@@ -214,12 +262,28 @@ async function run(browser) {
   }, 20000);
   check(Boolean(proxy), 'the proxy view: running, the rule anthropic last used, the refusal with its reason',
     await page.evaluate(() => document.querySelector('main').textContent.slice(0, 600)));
+  await page.select('#proxy-window', '900');
+  await until(page, () => document.querySelectorAll('#refusals tbody tr').length > 0, 10000);
   await shot(page, 'ui-proxy.png');
 
   // ---- delete, through the uncommitted-work confirmation -------------------------------------
   await page.goto(`${BASE}/#/sessions`, { waitUntil: 'domcontentloaded' });
   await page.waitForSelector(`tr[data-session="${NAME}"] button[data-action="delete"]`);
+  // Stop and start another session from its row; the state follows without a reload.
+  const docs = 'update-docs';
+  await page.click(`tr[data-session="${docs}"] button[data-action="stop"]`);
+  const stopped = await until(page, (n) => {
+    const st = document.querySelector(`tr[data-session="${n}"] .badge`)?.dataset.state || '';
+    return st.startsWith('exited') ? st : null;
+  }, 60000, docs);
+  await page.waitForSelector(`tr[data-session="${docs}"] button[data-action="start"]`);
+  await page.click(`tr[data-session="${docs}"] button[data-action="start"]`);
+  const restarted = await until(page, (n) => document.querySelector(`tr[data-session="${n}"] .badge[data-state="running"]`) ? 'running' : null, 60000, docs);
+  check(Boolean(stopped) && restarted === 'running', 'Stop and Start in a row change the session\'s state, seen live', `${stopped} ${restarted}`);
+  await until(page, () => [...document.querySelectorAll('#sessions-table .c-cpu')].some((td) => td.textContent), 25000);
+  await page.setViewport({ width: 1440, height: 560 });
   await shot(page, 'ui-sessions.png');
+  await page.setViewport({ width: 1440, height: 900 });
   await page.click(`tr[data-session="${NAME}"] button[data-action="delete"]`);
   await page.waitForSelector('dialog.confirm[open] button[data-role="confirm"]');
   await page.click('dialog.confirm[open] button[data-role="confirm"]');

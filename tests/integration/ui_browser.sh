@@ -127,15 +127,22 @@ echo "hello" >"$repo/README.md"
 git -C "$repo" add -A
 git -C "$repo" commit -q -m initial
 
+"$bin" ca init >"$logs/ca-init.out" 2>&1 || { echo "Bail out! airlock ca init: $(cat "$logs/ca-init.out")"; exit 1; }
 "$bin" proxy start >"$logs/proxy-start.out" 2>&1 || { echo "Bail out! airlock proxy start: $(cat "$logs/proxy-start.out")"; exit 1; }
 ok "the proxy runs"
+
+# Two more sessions made with the CLI, so the table has company: one running, one finished.
+"$bin" create --agent shell --name update-docs --repo "$repo" --network none --prompt 'sleep 900' \
+  >"$logs/create-docs.out" 2>&1 || { echo "Bail out! create update-docs: $(cat "$logs/create-docs.out")"; exit 1; }
+"$bin" create --agent shell --name review-pr-42 --repo "$repo" --prompt 'echo reviewed' \
+  >"$logs/create-review.out" 2>&1 || { echo "Bail out! create review-pr-42: $(cat "$logs/create-review.out")"; exit 1; }
 
 # ---- airlock ui ---------------------------------------------------------------------------
 ui_port=$(free_port)
 background ui "$bin" ui --port "$ui_port" --repo "$repo"
 url=
 for _ in $(seq 150); do
-  url=$(grep -Eo "http://127\.0\.0\.1:$ui_port/\?token=[0-9a-f]+" "$tmp/ui.log" | head -n 1 || true)
+  url=$(grep -Eo "http://127\.0\.0\.1:$ui_port/\?token=[0-9a-f]+" "$tmp/ui.log" 2>/dev/null | head -n 1 || true)
   [ -n "$url" ] && break
   sleep 0.1
 done
@@ -161,7 +168,7 @@ ws_code=$(code -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocke
 shots=${AIRLOCK_UI_SCREENSHOTS:-$tmp/shots}
 mkdir -p "$shots"
 set +e
-NODE_PATH=$modules UI_URL=$url UI_BASE=$base RUN=$run SECRET=$secret CHROMIUM=$chromium SHOTS=$shots \
+NODE_PATH=$modules UI_URL=$url UI_BASE=$base RUN=$run SECRET=$secret CHROMIUM=$chromium SHOTS=$shots REPO=$repo \
   PROFILE=$tmp/chromium-profile AGENT_IMAGE=$AGENT_IMAGE timeout 600 node "$root/tests/browser/ui_browser.cjs" \
   >"$tmp/browser.out" 2>"$tmp/browser.err"
 brc=$?
@@ -174,7 +181,7 @@ if [ "$brc" -ne 0 ]; then
 fi
 
 # ---- what happened on the far side ----------------------------------------------------------
-s=$run-one
+s=fix-failing-test
 if python3 - "$upstream_log" "$secret" <<'PY'
 import json, sys
 log, secret = sys.argv[1:3]

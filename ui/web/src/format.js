@@ -57,6 +57,8 @@ export function isRefusal(record) {
 
 // A CSS class for a session state: running / stopped (exited, created, paused) / trouble / busy.
 export function stateClass(state) {
+  const exited = /^exited(?: \((-?\d+)\))?$/.exec(state || '');
+  if (exited) return exited[1] && exited[1] !== '0' ? 'bad' : 'idle';  // "exited (137)": it failed
   switch (state) {
     case 'running': return 'ok';
     case 'creating': case 'restarting': case 'removing': return 'busy';
@@ -67,6 +69,7 @@ export function stateClass(state) {
 
 // Which actions make sense for a session in STATE (the server still decides).
 export function actionsFor(state) {
+  state = String(state || '').replace(/ \(.*\)$/, '');  // "exited (0)" -> "exited"
   const running = state === 'running' || state === 'restarting' || state === 'paused';
   return {
     stop: running,

@@ -2,6 +2,14 @@
 import uPlot from '/vendor/uPlot.esm.js';
 import { bytes } from '/format.js';
 
+// Axis labels: "17:05" (seconds only when the ticks are closer than a minute).
+function clockLabel(t, i, all) {
+  const d = new Date(t * 1000);
+  const pad = (x) => String(x).padStart(2, '0');
+  const step = all && all.length > 1 ? all[1] - all[0] : 60;
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}${step < 60 ? `:${pad(d.getSeconds())}` : ''}`;
+}
+
 const COLORS = { requests: '#2f6fb3', bytes: '#c08a1e', refusals: '#c23b3b' };
 
 // timePlot(container, {lines: [{label, key: 'requests'|'bytes'|'refusals', scale: 'n'|'b'}],
@@ -17,7 +25,7 @@ export function timePlot(container, { lines, height = 180 }) {
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, n: { range: (u, min, max) => [0, Math.max(1, max)] }, b: { range: (u, min, max) => [0, Math.max(1024, max)] } },
     axes: [
-      { stroke: '#667' },
+      { stroke: '#667', space: 70, values: (u, splits) => splits.map(clockLabel) },
       { scale: 'n', stroke: '#667', size: 48 },
       ...(hasBytes ? [{ scale: 'b', side: 1, stroke: '#667', size: 64, values: (u, vals) => vals.map((v) => bytes(v)), grid: { show: false } }] : []),
     ],

@@ -15,7 +15,7 @@ export function mount(main, ctx) {
   const cards = {};
   const card = (key, label, cls = '') => {
     cards[key] = h('div', { class: `value ${cls}` }, '…');
-    return h('div', { class: 'card', dataset: { card: key } }, h('div', { class: 'label' }, label), cards[key]);
+    return h('div', { class: `card ${cls === 'text' ? 'wide' : ''}`, dataset: { card: key } }, h('div', { class: 'label' }, label), cards[key]);
   };
   const note = h('p', { class: 'warn', hidden: true });
   const status = h('section', { class: 'panel' },

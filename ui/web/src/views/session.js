@@ -27,7 +27,7 @@ export function mount(main, ctx, name) {
 
   // ---- terminal -------------------------------------------------------------------------------
   const termStatus = h('span', { class: 'pill' }, '');
-  const termBox = h('div', { class: 'terminal', id: 'terminal' });
+  const termBox = h('div', { class: 'term-box', id: 'terminal' });
   const reattach = h('button', { class: 'small secondary', onclick: () => terminal && terminal.reconnect() }, 'Reattach');
   const termPanel = h('section', { class: 'panel term-panel' },
     h('div', { class: 'panel-head' }, h('h2', {}, 'Terminal'), termStatus, h('span', { class: 'spacer' }), reattach),
@@ -44,7 +44,7 @@ export function mount(main, ctx, name) {
     plotBox,
     h('div', { class: 'table-wrap timeline-wrap' },
       h('table', { class: 'timeline', id: 'timeline' },
-        h('thead', {}, h('tr', {}, ['Time', 'Method', 'Host', 'Path', 'Status', 'Credential', 'Note', 'Bytes ↑/↓', 'Duration'].map((c) => h('th', {}, c)))),
+        h('thead', {}, h('tr', {}, ['Time', 'Request', 'Host', 'Status', 'Credential', 'Bytes ↑/↓', 'Duration'].map((c) => h('th', {}, c)))),
         reqBody)),
     reqEmpty);
 
@@ -89,7 +89,7 @@ export function mount(main, ctx, name) {
     }
     const st = ctx.state.stats[s.name];
     const rows = [
-      ['Agent', s.agent], ['Image', s.image], ['Branch', s.branch], ['Network', s.network_reach ? `${s.network} (${s.network_reach})` : s.network],
+      ['Agent', s.agent], ['Image', s.image], ['Branch', s.branch], ['Network', s.network_reach || s.network],
       ['Credentials', (s.credentials || []).join(', ') || 'all'], ['Limits', [s.cpus && `${s.cpus} CPUs`, s.memory && `memory ${s.memory}`, s.pids_limit && `${s.pids_limit} pids`].filter(Boolean).join(', ') || 'none'],
       ['Created', s.created_at ? `${age(s.created_at)} ago` : ''], ['Repository', s.subdir ? `${s.repo} (${s.subdir})` : s.repo],
       ['CPU / memory', st ? `${percent(st.cpu_percent)} / ${bytes(st.memory_bytes)}` : '—'],
@@ -108,10 +108,6 @@ export function mount(main, ctx, name) {
     }
   }));
   cleanups.push(ctx.live.on('stats', () => { if (session) renderSession(session); }));
-  ctx.api.get(path).then((r) => renderSession(r.session), (e) => {
-    fill(main, h('section', { class: 'panel' }, h('h1', {}, name), h('p', { class: 'warn' }, e.message),
-      h('a', { href: '#/sessions' }, '← Sessions')));
-  });
 
   // ---- terminal -----------------------------------------------------------------------------
   let terminal = null;
@@ -138,12 +134,11 @@ export function mount(main, ctx, name) {
     const note = r.error || (r.decision === 'tunnel' ? 'tunnelled (not inspected)' : '');
     return h('tr', { class: bad ? 'refused' : '', title: bad ? `refused: ${r.error || r.status}` : '' },
       h('td', { title: r.time }, clock(r.time)),
-      h('td', {}, r.method || (r.decision === 'tunnel' ? 'CONNECT' : '')),
+      h('td', { class: 'path', title: `${r.method || ''} ${r.path || ''}` }, h('span', { class: 'method' }, r.method || 'CONNECT'), ' ', r.path || '',
+        note ? h('div', { class: 'note' }, note) : null),
       h('td', {}, r.port && r.port !== 443 ? `${r.host}:${r.port}` : r.host),
-      h('td', { class: 'path', title: r.path }, r.path || ''),
       h('td', { class: 'status' }, r.status ? String(r.status) : ''),
       h('td', { class: 'rule' }, r.rule || ''),
-      h('td', { class: 'note', title: note }, note),
       h('td', { class: 'num' }, `${bytes(r.bytes_up)} / ${bytes(r.bytes_down)}`),
       h('td', { class: 'num' }, duration(r.duration_ms)));
   }
@@ -161,7 +156,17 @@ export function mount(main, ctx, name) {
   }
   let pendingLive = [];  // live records that arrived before the first fetch answered
   let loaded = false;
-  ctx.api.get(`${path}/requests?limit=${MAX_ROWS}&window=3600`).then((r) => {
+  // The plot covers the session's life so far: at least 5 minutes, at most an hour.
+  const windowFor = (s) => {
+    const lived = (Date.now() - Date.parse(s?.created_at || '')) / 1000;
+    return Number.isFinite(lived) ? Math.min(3600, Math.max(300, Math.ceil((lived + 60) / 60) * 60)) : 3600;
+  };
+  const sessionInfo = ctx.api.get(path);
+  sessionInfo.then((r) => renderSession(r.session), (e) => {
+    fill(main, h('section', { class: 'panel' }, h('h1', {}, name), h('p', { class: 'warn' }, e.message),
+      h('a', { href: '#/sessions' }, '← Sessions')));
+  });
+  sessionInfo.catch(() => null).then((r) => ctx.api.get(`${path}/requests?limit=${MAX_ROWS}&window=${windowFor(r?.session)}`)).then((r) => {
     const records = r.records || [];
     total = r.total ?? records.length;
     refused = records.filter(isRefusal).length;

@@ -69,11 +69,25 @@ fs::path ui_socket(const Paths& paths) { return paths.home / "ui.sock"; }
 fs::path ui_pid(const Paths& paths) { return paths.home / "ui.pid"; }
 fs::path ui_log(const Paths& paths) { return paths.home / "ui.log"; }
 
+// The pid in ui.pid when it is an `airlock ui` process still (a stale file whose pid was
+// reused by something else is not: --stop must never signal a stranger).
 std::optional<pid_t> running_ui(const Paths& paths) {
     std::ifstream in(ui_pid(paths));
     long pid = 0;
     if (!(in >> pid) || pid <= 0) return std::nullopt;
-    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return std::nullopt;
+    std::ifstream cmd(fmt::format("/proc/{}/cmdline", pid), std::ios::binary);
+    std::string args((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    bool is_ui = false;
+    for (std::size_t at = 0; at < args.size();) {
+        auto end = args.find('\0', at);
+        if (end == std::string::npos) end = args.size();
+        if (args.compare(at, end - at, "ui") == 0) is_ui = true;
+        at = end + 1;
+    }
+    std::error_code ec;
+    auto exe = fs::read_symlink(fmt::format("/proc/{}/exe", pid), ec);
+    auto self = fs::read_symlink("/proc/self/exe", ec);
+    if (!is_ui || exe.filename() != self.filename()) return std::nullopt;
     return static_cast<pid_t>(pid);
 }
 

@@ -548,6 +548,33 @@ secret = {{ file = "secrets/anthropic" }}
               "the CLI agrees it is gone", r.stdout)
         ev.close()
 
+        # ---- the background mode -------------------------------------------------------------
+        ui.terminate()
+        ui.wait(timeout=10)
+        r = airlock("ui", "--stop")
+        check(r.returncode == 0 and "not running" in r.stdout, "'airlock ui --stop' with none running says so", r.stdout)
+        with open(os.path.join(home, "ui.pid"), "w") as f:
+            f.write(f"{os.getpid()}\n")  # a stale pid file naming another process
+        r = airlock("ui", "--stop")
+        check(r.returncode == 0 and "not running" in r.stdout, "--stop never signals a process that is not the dashboard",
+              r.stdout)
+        r = airlock("ui", "--background", "--port", "0", "--repo", repo, timeout=60)
+        m3 = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=([0-9a-f]{64})", r.stdout)
+        if check(r.returncode == 0 and m3, "'airlock ui --background' prints a link and returns", r.stdout + r.stderr):
+            bg = Client(int(m3.group(1)))
+            st, h, _ = bg.request("GET", "/?token=" + m3.group(2))
+            bg.cookie = h.get("set-cookie", "").split(";")[0]
+            st, doc = bg.json("GET", "/api/sessions")
+            check(st == 200 and doc["sessions"] == [], "the background dashboard serves the API", (st, doc))
+            r = airlock("ui", "--stop")
+            check(r.returncode == 0 and "stopped" in r.stdout, "'airlock ui --stop' stops it", r.stdout + r.stderr)
+            try:
+                socket.create_connection(("127.0.0.1", bg.port), timeout=2).close()
+                down = False
+            except OSError:
+                down = True
+            check(down, "after --stop nothing listens on its port")
+
         # ---- no secret anywhere ------------------------------------------------------------
         leaked = [b for b in bodies if secret in b]
         check(not leaked, f"no response or event among {len(bodies)} contains the secret", leaked[:1])

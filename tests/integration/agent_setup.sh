@@ -408,6 +408,13 @@ LABEL dev.airlock.test=1
 EOF
     DOCKER_BUILDKIT=0 docker build -q -t "$TOOLS_IMAGE" "$ctx" >"$tmp/tools-build.log" 2>&1 \
       || echo "# building $TOOLS_IMAGE failed: $(tail -3 "$tmp/tools-build.log" | tr '\n' '|')"
+    # The host's tools must run in the image as copied (a distribution's npm spread over
+    # /usr/share/nodejs does not): otherwise no tools image, and the checks say so.
+    if docker image inspect "$TOOLS_IMAGE" >/dev/null 2>&1 \
+        && ! docker run --rm "$TOOLS_IMAGE" sh -c 'npm --version && python3 -m pip --version' >"$tmp/tools-run.log" 2>&1; then
+      echo "# the host's npm or pip does not run when copied into $TOOLS_IMAGE: $(tail -2 "$tmp/tools-run.log" | tr '\n' '|')"
+      docker rmi -f "$TOOLS_IMAGE" >/dev/null 2>&1
+    fi
   fi
 fi
 if docker image inspect "$TOOLS_IMAGE" >/dev/null 2>&1; then

@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include "airlock/text.hpp"
 #include "backends/docker/container_spec.hpp"
 #include "session/agent_files.hpp"
 #include "session/network.hpp"
@@ -218,13 +219,6 @@ bool is_env_name(std::string_view s) {
     if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
     return std::all_of(s.begin(), s.end(), [](char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-    });
-}
-
-bool has_control(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) {
-        auto u = static_cast<unsigned char>(c);
-        return u < 0x20 || u == 0x7f;
     });
 }
 

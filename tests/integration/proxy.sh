@@ -308,7 +308,7 @@ def main():
         res = {"status": status, "accept_ok": False}
         if status == 101:
             import hashlib
-            want = base64.b64encode(hashlib.sha1(key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65").digest()).decode()
+            want = base64.b64encode(hashlib.sha1(key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()).decode()
             res["accept_ok"] = hdrs.get("sec-websocket-accept") == want
             conn.sock.sendall(ws_frame(1, b"hello through airlock"))
             res["text"] = list(map(lambda x: x if isinstance(x, int) else x.decode(), ws_read(conn)))

@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016  # container commands are single-quoted on purpose
+# The real agents, inside real sessions: Claude Code, Codex and Gemini CLI as npm ships them,
+# in the image `airlock image build` makes, each in its own confined session (no network but
+# the relay to the proxy), run non-interactively with one prompt against local stand-ins for
+# their APIs (agent_apis.py: its own CA made here, reached through [proxy.resolve], so the
+# CLIs talk to the real host names). Each must print the stand-in's answer; every request the
+# stand-in saw must carry the real key and never the placeholder; Codex is run twice, once
+# over its default WebSocket transport (permessage-deflate negotiated end to end) and once
+# with the upgrade refused, over HTTPS SSE; and nothing in a container (its environment, the
+# files in its home volume and worktree, `docker inspect`) may hold a secret.
+#
+# Offline there is no registry for a base image: the base is the local debootstrap trixie
+# image (tests/images/build-images agent-trixie; Gemini CLI needs node >= 20). The agents come
+# from npm, staged by `airlock image build` under $AIRLOCK_HOME/cache/agents, which here is a
+# shared cache (AIRLOCK_TEST_AGENT_CACHE, default $AIRLOCK_TEST_CACHE/airlock-cache) so a
+# second run reinstalls nothing, and the built image is reused by its content hash.
+# Needs an engine, npm on the host. Run it under the shared lock:
+#   flock -o /tmp/airlock-docker.lock meson test -C build agents
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+bin=${AIRLOCK_BIN:?set AIRLOCK_BIN to the airlock binary}
+root=${AIRLOCK_SOURCE_ROOT:-$(cd "$here/../.." && pwd)}
+
+require_docker
+for tool in npm openssl python3 git; do
+  command -v "$tool" >/dev/null || { echo "skip: $tool not installed"; exit 77; }
+done
+base=airlock-test/agent-trixie:latest
+docker image inspect "$base" >/dev/null 2>&1 || "$root/tests/images/build-images" agent-trixie >&2 \
+  || { echo "Bail out! cannot build $base (tests/images/build-images agent-trixie)"; exit 1; }
+tag=airlock-test/agents:latest
+
+tmp=$(mktemp -d)
+tmp=$(cd "$tmp" && pwd -P)
+logs=$tmp/airlock-output
+mkdir -p "$logs" "$tmp/out"
+export AIRLOCK_HOME=$tmp/home
+mkdir -p "$AIRLOCK_HOME"
+hid=a$(printf '%09d' $$ | tail -c 9)   # containers are airlock-<session>-<hid>
+echo "$hid" >"$AIRLOCK_HOME/home-id"
+cache=${AIRLOCK_TEST_AGENT_CACHE:-${AIRLOCK_TEST_CACHE:-/var/cache/airlock-test}/airlock-cache}
+mkdir -p "$cache"
+ln -s "$cache" "$AIRLOCK_HOME/cache"
+run=ag$$
+sessions=()
+upstream_pid=
+cleanup() {
+  set +e
+  local s ids
+  for s in "${sessions[@]}"; do "$bin" delete --force --delete-branch "$s" >>"$logs/trap.out" 2>>"$logs/trap.err"; done
+  "$bin" proxy stop --grace 1 >>"$logs/trap.out" 2>>"$logs/trap.err"
+  ids=$(docker ps -aq --filter "label=dev.airlock.home=$AIRLOCK_HOME")
+  [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1
+  ids=$(docker volume ls -q --filter "label=dev.airlock.home=$AIRLOCK_HOME")
+  [ -z "$ids" ] || docker volume rm -f $ids >/dev/null 2>&1
+  [ -z "$upstream_pid" ] || kill "$upstream_pid" 2>/dev/null
+  if [ "${AIRLOCK_TEST_KEEP:-}" = 1 ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# ---- the image -------------------------------------------------------------------------------
+run_capture "$bin" image build --base "$base" --tag "$tag"
+if [ "$rc" -eq 0 ]; then ok "airlock image build --base $base (all three agents): $(tail -n 1 <<<"$out")"
+else echo "Bail out! image build failed (exit $rc): $(tail -c 2000 <<<"$out")"; exit 1; fi
+versions=$(docker run --rm --network none "$tag" sh -c 'claude --version; codex --version; gemini --version; node --version' 2>&1 | tr '\n' ' ')
+echo "# agents in $tag: $versions"
+
+# ---- the stand-ins: one TLS listener for every API host, its own CA ---------------------------
+hosts="api.anthropic.com api.openai.com chatgpt.com generativelanguage.googleapis.com"
+( cd "$tmp/out"
+  openssl ecparam -name prime256v1 -genkey -noout -out ca.key
+  openssl req -x509 -new -key ca.key -subj "/CN=agent stand-in CA $run" -days 1 -out ca.pem \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
+  openssl ecparam -name prime256v1 -genkey -noout -out api.key
+  openssl req -new -key api.key -subj /CN=api.anthropic.com -out api.csr
+  printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$(printf 'DNS:%s,' $hosts | sed 's/,$//')" >ext
+  openssl x509 -req -in api.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile ext -out api.pem
+) >"$logs/certs.log" 2>&1
+answer="stand-in answer $run-$RANDOM"
+api_log=$tmp/out/api.jsonl
+refuse=$tmp/out/refuse-ws
+: >"$api_log"
+python3 "$here/agent_apis.py" --cert "$tmp/out/api.pem" --key "$tmp/out/api.key" --port 0 \
+  --port-file "$tmp/out/api.port" --log "$api_log" --answer "$answer" --refuse-ws-file "$refuse" \
+  >"$logs/agent_apis.log" 2>&1 &
+upstream_pid=$!
+for _ in $(seq 100); do [ -s "$tmp/out/api.port" ] && break; sleep 0.1; done
+api_port=$(cat "$tmp/out/api.port")
+
+# The real keys, each only in a 0600 file on the host.
+mkdir -p "$AIRLOCK_HOME/secrets"
+declare -A secret
+secret[anthropic]=sk-ant-api03-real-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+secret[openai]=sk-proj-real-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+secret[gemini]=AIzaReal$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+for name in anthropic openai gemini; do
+  printf '%s\n' "${secret[$name]}" >"$AIRLOCK_HOME/secrets/$name"
+  chmod 600 "$AIRLOCK_HOME/secrets/$name"
+done
+{
+  cat <<TOML
+[docker]
+image = "$tag"
+pull_policy = "never"
+
+[proxy]
+port = $(free_port)
+upstream_ca = "$tmp/out/ca.pem"
+
+[proxy.resolve]
+TOML
+  for h in $hosts; do echo "\"$h:443\" = \"127.0.0.1:$api_port\""; done
+  for name in anthropic openai gemini; do
+    printf '\n[[credential]]\nname = "%s"\npreset = "%s"\nsecret = { file = "secrets/%s" }\n' "$name" "$name" "$name"
+  done
+} >"$AIRLOCK_HOME/config.toml"
+
+export GIT_AUTHOR_NAME="airlock test" GIT_AUTHOR_EMAIL=test@airlock.invalid
+export GIT_COMMITTER_NAME="airlock test" GIT_COMMITTER_EMAIL=test@airlock.invalid
+repo=$tmp/repo
+git init -q "$repo"
+echo "# agents" >"$repo/README.md"
+git -C "$repo" add -A
+git -C "$repo" commit -q -m initial
+
+# ---- the sessions ----------------------------------------------------------------------------
+# Each is a shell session whose prompt runs one agent CLI non-interactively, keeps its output
+# in /tmp/agent.out (and prints it, for `airlock logs`), then stays up so the test can look
+# inside. The per-agent setup in front of each command is what each CLI needed here (see
+# docs/agents.md).
+wrap() {  # wrap COMMAND: the prompt of a shell session running COMMAND
+  printf '%s\n' "$1 >/tmp/agent.out 2>/tmp/agent.err </dev/null; echo \$? >/tmp/agent.rc" \
+    'cat /tmp/agent.out /tmp/agent.err; echo "agent exit $(cat /tmp/agent.rc)"' 'exec sleep 900'
+}
+prompt="Reply with one short greeting."
+claude_cmd="claude -p '$prompt'"
+codex_setup='mkdir -p "$HOME/.codex" && printf "{\"OPENAI_API_KEY\": \"%s\"}\n" "$OPENAI_API_KEY" >"$HOME/.codex/auth.json" &&
+printf "%s\n" "approval_policy = \"never\"" "sandbox_mode = \"danger-full-access\"" "check_for_update_on_startup = false" "" "[features]" "api_key_model_discovery = false" >"$HOME/.codex/config.toml"'
+codex_cmd="$codex_setup && codex exec --skip-git-repo-check '$prompt'"
+gemini_setup='mkdir -p "$HOME/.gemini" && printf "%s\n" "{\"privacy\": {\"usageStatisticsEnabled\": false}, \"general\": {\"disableAutoUpdate\": true}}" >"$HOME/.gemini/settings.json"'
+gemini_cmd="$gemini_setup && gemini -p '$prompt'"
+
+start_session() {  # start_session NAME COMMAND [create args...]
+  local a=$1 s=$run-$1 cmd=$2; shift 2
+  sessions+=("$s")
+  if "$bin" create --agent shell --name "$s" --repo "$repo" "$@" --prompt "$(wrap "$cmd")" \
+       >"$logs/create-$a.out" 2>"$logs/create-$a.err"; then :
+  else not_ok "create $s: $(cat "$logs/create-$a.err")"; fi
+}
+wait_agent() {  # wait_agent NAME: until the agent in the session has exited (at most ~180 s)
+  local c=airlock-$run-$1-$hid
+  for _ in $(seq 360); do
+    docker exec "$c" test -f /tmp/agent.rc 2>/dev/null && return 0
+    [ "$(docker inspect -f '{{.State.Running}}' "$c" 2>/dev/null)" = true ] || return 1
+    sleep 0.5
+  done
+  return 1
+}
+agent_out() { docker exec "airlock-$run-$1-$hid" cat /tmp/agent.out 2>/dev/null; }
+agent_report() {  # what an agent printed, for a failure message
+  local c=airlock-$run-$1-$hid
+  echo "rc=$(docker exec "$c" cat /tmp/agent.rc 2>&1) out=$(docker exec "$c" cat /tmp/agent.out 2>&1 | tail -c 600) err=$(docker exec "$c" cat /tmp/agent.err 2>&1 | tail -c 1200)"
+}
+
+start_session claude "$claude_cmd" --env CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1
+start_session gemini "$gemini_cmd" --env GEMINI_CLI_TRUST_WORKSPACE=true
+start_session codex-ws "$codex_cmd"
+for a in claude gemini codex-ws; do wait_agent "$a" || true; done
+touch "$refuse"   # from now on the stand-in refuses the WebSocket upgrade
+start_session codex-sse "$codex_cmd"
+wait_agent codex-sse || true
+rm -f "$refuse"
+
+for a in claude gemini codex-ws codex-sse; do
+  api=$a
+  case $a in claude) api=anthropic ;; codex-*) api=openai ;; esac
+  if [ "$(docker exec "airlock-$run-$a-$hid" cat /tmp/agent.rc 2>/dev/null)" = 0 ] && agent_out "$a" | grep -qF "$answer ($api)"; then
+    ok "$a: the real CLI, in a confined session, printed the stand-in's answer"
+  else not_ok "$a printed the stand-in's answer: $(agent_report "$a")"; fi
+done
+check "airlock logs shows the agent's output" sh -c "'$bin' logs $run-claude 2>&1 | grep -qF '$answer (anthropic)'"
+
+# ---- what the stand-ins saw ------------------------------------------------------------------
+python3 - "$api_log" "${secret[anthropic]}" "${secret[openai]}" "${secret[gemini]}" >"$tmp/out/verdicts" <<'PY' || true
+import json, sys
+log, real = sys.argv[1], {"anthropic": sys.argv[2], "openai": sys.argv[3], "gemini": sys.argv[4]}
+placeholders = ["sk-ant-api03-airlock-placeholder", "sk-airlock-placeholder", "airlock-placeholder"]
+records = [json.loads(line) for line in open(log)]
+requests = [r for r in records if "headers" in r]
+def hdr(r, name):
+    return [v for k, v in r["headers"] if k.lower() == name]
+want = {"anthropic": ("x-api-key", "{}"), "openai": ("authorization", "Bearer {}"), "gemini": ("x-goog-api-key", "{}")}
+def verdict(name, good, detail=""):
+    print(("ok - " if good else "not ok - ") + name + (f" ({detail})" if detail and not good else ""))
+hosts = {"anthropic": ["api.anthropic.com"], "openai": ["api.openai.com"],
+         "gemini": ["generativelanguage.googleapis.com"]}
+for api, (header, template) in want.items():
+    seen = [r for r in requests if r["host"] in hosts[api]]
+    bad = [(r["method"], r["target"], hdr(r, header)) for r in seen if hdr(r, header) != [template.format(real[api])]]
+    verdict(f"{api}: every request the stand-in saw for {'/'.join(hosts[api])} ({len(seen)}) carries the real key in {header}",
+            bool(seen) and not bad, f"bad: {bad[:3]}")
+text = json.dumps(requests)
+verdict("no request the stand-ins saw holds a placeholder key anywhere", not any(p in text for p in placeholders),
+        [p for p in placeholders if p in text])
+# Anthropic: Messages with SSE.
+verdict("anthropic: claude -p streamed /v1/messages (stream: true)",
+        any(r["api"] == "anthropic" and r["target"].startswith("/v1/messages") and (r["body"] or {}).get("stream") for r in requests))
+# Gemini: streamGenerateContent?alt=sse.
+verdict("gemini: gemini -p called :streamGenerateContent?alt=sse",
+        any(r["api"] == "gemini" and ":streamGenerateContent" in r["target"] and "alt=sse" in r["target"] for r in requests))
+# OpenAI: one WebSocket session with response.create messages, compressed; then HTTPS SSE.
+ups = [r for r in requests if r["api"] == "openai" and r["transport"] == "websocket"]
+accepted = [r for r in records if r.get("transport") == "websocket-accepted"]
+messages = [r for r in records if r.get("transport") == "websocket-message"]
+creates = [m for m in messages if (m.get("message") or {}).get("type") == "response.create"]
+verdict("codex: WebSocket upgrade to /v1/responses through the proxy, key injected on the upgrade",
+        bool(ups) and bool(accepted) and bool(creates))
+offers = {v for r in ups for v in hdr(r, "sec-websocket-extensions")}
+verdict("codex: permessage-deflate offered by codex reached the stand-in untouched and was negotiated",
+        any("permessage-deflate" in o for o in offers) and any((a.get("extensions") or "").startswith("permessage-deflate") for a in accepted),
+        f"offers {offers}, accepted {[a.get('extensions') for a in accepted]}")
+verdict("codex: its response.create messages arrived compressed (RSV1) and inflated",
+        any(m.get("compressed") for m in creates), f"{[m.get('compressed') for m in creates]}")
+refused = [r for r in records if r.get("transport") == "websocket-refused"]
+posts = [r for r in requests if r["api"] == "openai" and r["method"] == "POST" and r["target"].startswith("/v1/responses")]
+verdict("codex: with the upgrade refused it fell back to HTTPS SSE POST /v1/responses",
+        bool(refused) and bool(posts) and all((p["body"] or {}).get("stream") for p in posts))
+for r in requests:
+    print(f"# {r['api']} {r['transport']} {r['method']} {r['target'][:100]} {r['host']}")
+PY
+cat "$tmp/out/verdicts"
+fails=$((fails + $(grep -c '^not ok' "$tmp/out/verdicts" || true)))
+grep -q '^ok - anthropic' "$tmp/out/verdicts" || not_ok "the stand-in log could be read"
+
+# ---- no secret inside -------------------------------------------------------------------------
+for a in claude gemini codex-ws codex-sse; do
+  c=airlock-$run-$a-$hid
+  if [ "$(docker inspect -f '{{.State.Running}}' "$c" 2>/dev/null)" != true ]; then
+    not_ok "$a: the session's container is not running, so it cannot be searched for secrets"; continue
+  fi
+  leaks=""
+  for name in anthropic openai gemini; do
+    s=${secret[$name]}
+    docker inspect "$c" | grep -qF "$s" && leaks="$leaks inspect:$name"
+    docker exec "$c" env | grep -qF "$s" && leaks="$leaks env:$name"
+    docker exec "$c" grep -rqsF "$s" /home/agent /workspace /tmp && leaks="$leaks files:$name"
+    grep -rqsF "$s" "$AIRLOCK_HOME/worktrees/$run-$a" && leaks="$leaks worktree:$name"
+  done
+  if [ -z "$leaks" ]; then ok "$a: no secret in the container's env, inspect, home volume, worktree or /tmp"
+  else not_ok "$a: secret found:$leaks"; fi
+done
+check "the audit log names the three API hosts and holds no secret" sh -c "
+  for h in api.anthropic.com api.openai.com generativelanguage.googleapis.com; do grep -q \"\$h\" '$AIRLOCK_HOME/audit.jsonl' || exit 1; done
+  ! grep -qF -e '${secret[anthropic]}' -e '${secret[openai]}' -e '${secret[gemini]}' '$AIRLOCK_HOME/audit.jsonl'"
+finish

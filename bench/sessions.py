@@ -187,7 +187,8 @@ class _Bench:
         env = [f"{k}={proxy}" for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")]
         env += ["NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1"]
         env += [f"{k}=/etc/airlock/ca-bundle.pem"
-                for k in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO")]
+                for k in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT",
+                          "CODEX_CA_CERTIFICATE")]
         env += ["NODE_EXTRA_CA_CERTS=/etc/airlock/ca.pem", "NODE_USE_ENV_PROXY=1",
                 "HOME=/home/agent", f"AIRLOCK_SESSION={session}"]
         if self.git_name:
@@ -200,9 +201,13 @@ class _Bench:
                   ("bind", sg, "/airlock/git", False), ("bind", sg + "/config", "/airlock/git/config", True),
                   ("bind", sg + "/hooks", "/airlock/git/hooks", True), ("bind", g + "/objects", g + "/objects", True),
                   ("bind", self.ca, "/etc/airlock/ca.pem", True),
-                  ("bind", self.bundle, "/etc/airlock/ca-bundle.pem", True),
-                  ("bind", self.hooks, "/etc/airlock/hooks", True),
-                  ("volume", home_volume, "/home/agent", False)]
+                  ("bind", self.bundle, "/etc/airlock/ca-bundle.pem", True)]
+        # The system trust stores (session/container.hpp kSystemTrustPaths).
+        mounts += [("bind", self.bundle, p, True)
+                   for p in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                             "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem",
+                             "/etc/ssl/ca-bundle.pem")]
+        mounts += [("bind", self.hooks, "/etc/airlock/hooks", True), ("volume", home_volume, "/home/agent", False)]
         mounts += [("volume", f"airlock-cache-{n}", t, False) for n, t in self.caches]
         mounts += [("bind", self.relay, "/run/airlock/relay", True), ("bind", self.run_dir, "/run/airlock/proxy", True)]
         relay = ["/run/airlock/relay", "exec", "--port", str(self.port), "--socket", "/run/airlock/proxy/proxy.sock", "--"]

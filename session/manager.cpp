@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <set>
 
 #include "backends/docker/container_spec.hpp"
+#include "session/agent_files.hpp"
 #include "session/names.hpp"
 #include "session/network.hpp"
 #include "session/session_repo.hpp"
@@ -235,6 +237,34 @@ Status SessionManager::prepare_ownership(const std::string& container_id, const 
     return st;
 }
 
+Status SessionManager::write_agent_files(const std::string& container_id, const Session& s,
+                                         const Progress& progress) {
+    auto agent = settings_.host.agents.find(s.agent);
+    if (s.agent.empty() || agent == settings_.host.agents.end() || agent->second.files.empty()) return {};
+    std::set<std::string> existing;
+    for (const auto& f : agent->second.files) {
+        if (f.overwrite) continue;
+        auto there = backend_.path_exists(container_id, std::string(kAgentHome) + "/" + f.path);
+        if (!there) return there.error();
+        if (*there) existing.insert(f.path);
+    }
+    auto todo = files_to_write(agent->second.files, existing);
+    if (todo.empty()) return {};
+    // The container runs as the host user: its files are that user's (root's when the
+    // container runs as the image's user, which is what a user-less session is).
+    auto ids = numeric_user(settings_.host.user).value_or(std::pair<std::uint32_t, std::uint32_t>{0, 0});
+    std::vector<FileEntry> entries;
+    std::vector<std::string> names;
+    for (const auto& f : todo) {
+        entries.push_back({f.path, f.content, f.mode});
+        names.push_back(f.path);
+    }
+    if (auto st = backend_.write_files(container_id, kAgentHome, entries, ids.first, ids.second); !st)
+        return make_error(fmt::format("{} (the files of [agent.{}] in config.toml)", st.error().message, s.agent));
+    progress(fmt::format("wrote {} into the session's home ([agent.{}] files)", fmt::join(names, ", "), s.agent));
+    return {};
+}
+
 Status SessionManager::start_counted(const std::string& container_id, const std::string& session,
                                      const std::function<Status()>& before_start) {
     auto lock = StartLock::take(fs::path(settings_.sessions_dir) / ".start.lock");
@@ -274,9 +304,14 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
                           "confined session cannot reach the proxy; reinstall airlock, or choose --network open");
     if (r.agent_definition.command.empty())
         return make_error(fmt::format("agent '{}' has an empty command; fix [agent.{}] in config.toml", r.agent, r.agent));
-    for (const auto& e : r.extra_env)
+    for (const auto& e : r.extra_env) {
         if (e.find('=') == std::string::npos || e.front() == '=')
             return make_error(fmt::format("--env '{}': expected KEY=VALUE", e));
+        if (is_reserved_agent_env(e.substr(0, e.find('='))))
+            return make_error(fmt::format("--env '{}': airlock sets {} itself (the proxy, the home, the session's "
+                                          "name); leave it out",
+                                          e, e.substr(0, e.find('='))));
+    }
     if (home_id().empty()) return make_error("this airlock home has no id; cannot name its containers");
     auto existing = store_.get(name);
     if (!existing) return existing.error();
@@ -387,6 +422,7 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     if (auto st = store_.update(s); !st) return st.error();
     crash_point("create:container");
     if (auto st = prepare_ownership(*id, *spec); !st) return st.error();
+    if (auto st = write_agent_files(*id, s, progress); !st) return st.error();
 
     // The last step: the row says running (committed) before the agent can run, and the
     // start is counted against max_containers under the start lock.
@@ -505,6 +541,7 @@ Status SessionManager::finish_refresh(Session s, const Progress& progress) {
     HostSettings host = host_for(s);
     if (auto spec = build_container_spec(s, host, "ownership"); spec)
         if (auto st = prepare_ownership(keep->id, *spec); !st) return st;
+    if (auto st = write_agent_files(keep->id, s, progress); !st) return st;
     if (keep->status != "running") {
         if (auto st = start_counted(keep->id, s.name); !st) {
             (void)store_.set_status(s.name, SessionStatus::stopped,

@@ -137,6 +137,10 @@ private:
     Status teardown(const Session& s, BranchMode branch, bool best_effort);
     Status ensure_home_volume(const Session& s);
     Status prepare_ownership(const std::string& container_id, const ContainerSpec& spec);
+    // The session's agent definition's files ([agent.<name>] files) into its home volume,
+    // through the container (created, not yet started): absent ones, and present ones
+    // only when marked overwrite (agent_files.hpp).
+    Status write_agent_files(const std::string& container_id, const Session& s, const Progress& progress);
     // Starts the container unless max_containers running containers of this home (other
     // than `session`'s) run already; the count and the start are one step under the start lock.
     Status start_counted(const std::string& container_id, const std::string& session,

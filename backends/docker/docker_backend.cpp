@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "backends/docker/container_spec.hpp"
+#include "backends/docker/tar_writer.hpp"
 
 namespace airlock::docker {
 
@@ -182,6 +183,38 @@ std::string directories_owner_tar(const std::vector<std::string>& names, std::ui
     std::string out;
     for (const auto& name : names) out += directory_header(name, uid, gid, mode, mtime);
     return out + std::string(1024, '\0');  // two zero blocks end the archive
+}
+
+Result<std::string> files_owner_tar(const std::vector<FileEntry>& files, std::uint32_t uid, std::uint32_t gid,
+                                    std::uint64_t mtime) {
+    std::vector<std::string> dirs;
+    for (const auto& f : files) {
+        if (f.path.empty() || f.path.front() == '/')
+            return make_error(fmt::format("cannot write '{}': expected a relative path", f.path));
+        for (std::size_t start = 0;;) {
+            auto slash = f.path.find('/', start);
+            auto part = std::string_view(f.path).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+            if (part.empty() || part == "." || part == "..")
+                return make_error(fmt::format("cannot write '{}': a path part is empty, '.' or '..'", f.path));
+            if (slash == std::string::npos) break;
+            auto dir = f.path.substr(0, slash);
+            if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+            start = slash + 1;
+        }
+    }
+    std::stable_sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) {
+        return std::count(a.begin(), a.end(), '/') < std::count(b.begin(), b.end(), '/');
+    });
+    std::string out;
+    TarWriter tar([&out](std::string_view bytes) { out.append(bytes); });
+    tar.set_owner(uid, gid);
+    tar.set_mtime(mtime);
+    for (const auto& d : dirs)
+        if (auto st = tar.add_directory(d, 0755); !st) return st.error();
+    for (const auto& f : files)
+        if (auto st = tar.add_file(f.path, f.content, f.mode); !st) return st.error();
+    tar.finish();
+    return out;
 }
 
 // ---- The backend -------------------------------------------------------------------
@@ -581,6 +614,39 @@ public:
             return failure(fmt::format("cannot make the home and cache directories in container '{}' owned by {}:{}", id,
                                        uid, gid),
                            *r);
+        return {};
+    }
+
+    Result<bool> path_exists(const std::string& id, const std::string& path) override {
+        EngineRequest req;
+        req.method = "HEAD";
+        req.target = "/containers/" + encode(id) + "/archive?path=" + encode(path);
+        auto r = client_.request(req);
+        if (!r) return r.error();
+        if (r->status == 200) return true;
+        // 404 names both a missing path and a missing container: tell them apart.
+        if (r->status == 404) {
+            auto c = inspect(id);
+            if (!c) return c.error();
+            if (!*c) return make_error(fmt::format("no such container: '{}'", id));
+            return false;
+        }
+        return failure(fmt::format("cannot look for '{}' in container '{}'", path, id), *r);
+    }
+
+    Status write_files(const std::string& id, const std::string& dir, const std::vector<FileEntry>& files,
+                       std::uint32_t uid, std::uint32_t gid) override {
+        if (files.empty()) return {};
+        auto tar = files_owner_tar(files, uid, gid, static_cast<std::uint64_t>(std::time(nullptr)));
+        if (!tar) return tar.error();
+        EngineRequest req;
+        req.method = "PUT";
+        req.target = "/containers/" + encode(id) + "/archive?path=" + encode(dir);
+        req.body = std::move(*tar);
+        req.headers["Content-Type"] = "application/x-tar";
+        auto r = client_.request(req);
+        if (!r) return r.error();
+        if (r->status != 200) return failure(fmt::format("cannot write files under '{}' in container '{}'", dir, id), *r);
         return {};
     }
 

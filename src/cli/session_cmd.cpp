@@ -164,6 +164,7 @@ World open_world(Context& ctx, WorldNeeds needs = {}) {
     host.relay_binary = find_relay_binary();
     host.caches = w.config.caches;
     host.credentials = w.config.credentials;
+    host.agents = w.config.agents;
     host.user = fmt::format("{}:{}", ::getuid(), ::getgid());
     if (needs.git_identity) {
         host.git_author_name = git_identity("GIT_AUTHOR_NAME", "user.name");

@@ -125,8 +125,10 @@ def responses_events(model, text):
 def gemini_reply(body, text, model, final=True):
     cfg = (body or {}).get("generationConfig") or {}
     if cfg.get("responseMimeType") == "application/json" or cfg.get("responseJsonSchema") or cfg.get("responseSchema"):
-        # Gemini CLI's own helper calls (next-speaker check, model routing) want JSON.
-        text = json.dumps({"reasoning": "stand-in", "next_speaker": "user", "model_choice": "flash"})
+        # Gemini CLI's own helper calls want JSON: the next-speaker check, and the model router's
+        # classifiers (ClassifierStrategy, NumericalClassifierStrategy).
+        text = json.dumps({"reasoning": "stand-in", "next_speaker": "user", "model_choice": "flash",
+                           "complexity_reasoning": "stand-in", "complexity_score": 1})
     cand = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
     if final:
         cand["finishReason"] = "STOP"

@@ -4,7 +4,9 @@
 # in the image `airlock image build` makes, each in its own confined session (no network but
 # the relay to the proxy), run non-interactively with one prompt against local stand-ins for
 # their APIs (agent_apis.py: its own CA made here, reached through [proxy.resolve], so the
-# CLIs talk to the real host names). Each must print the stand-in's answer; every request the
+# CLIs talk to the real host names), each as the agent of its session with airlock's built-in
+# definition (env and files in the session's home) and only the command made non-interactive
+# (claude -p, codex exec, gemini -p). Each must print the stand-in's answer; every request the
 # stand-in saw must carry the real key and never the placeholder; Codex is run twice, once
 # over its default WebSocket transport (permessage-deflate negotiated end to end) and once
 # with the upgrade refused, over HTTPS SSE; and nothing in a container (its environment, the
@@ -128,61 +130,56 @@ git -C "$repo" add -A
 git -C "$repo" commit -q -m initial
 
 # ---- the sessions ----------------------------------------------------------------------------
-# Each is a shell session whose prompt runs one agent CLI non-interactively, keeps its output
-# in /tmp/agent.out (and prints it, for `airlock logs`), then stays up so the test can look
-# inside. The per-agent setup in front of each command is what each CLI needed here (see
-# docs/agents.md).
-wrap() {  # wrap COMMAND: the prompt of a shell session running COMMAND
-  printf '%s\n' "$1 >/tmp/agent.out 2>/tmp/agent.err </dev/null; echo \$? >/tmp/agent.rc" \
-    'cat /tmp/agent.out /tmp/agent.err; echo "agent exit $(cat /tmp/agent.rc)"' 'exec sleep 900'
-}
-prompt="Reply with one short greeting."
-claude_cmd="claude -p '$prompt'"
-codex_setup='mkdir -p "$HOME/.codex" && printf "{\"OPENAI_API_KEY\": \"%s\"}\n" "$OPENAI_API_KEY" >"$HOME/.codex/auth.json" &&
-printf "%s\n" "approval_policy = \"never\"" "sandbox_mode = \"danger-full-access\"" "check_for_update_on_startup = false" "" "[features]" "api_key_model_discovery = false" >"$HOME/.codex/config.toml"'
-codex_cmd="$codex_setup && codex exec --skip-git-repo-check '$prompt'"
-gemini_setup='mkdir -p "$HOME/.gemini" && printf "%s\n" "{\"privacy\": {\"usageStatisticsEnabled\": false}, \"general\": {\"disableAutoUpdate\": true}}" >"$HOME/.gemini/settings.json"'
-gemini_cmd="$gemini_setup && gemini -p '$prompt'"
+# Each agent runs as a session's agent: airlock's built-in definition (its env and the files
+# it writes into the session's home: Codex's auth.json and config.toml, Gemini's settings.json
+# and GEMINI_CLI_TRUST_WORKSPACE, Claude Code's onboarding state), with only the command
+# changed to the CLI's non-interactive form, so each answers the one prompt and exits.
+cat >>"$AIRLOCK_HOME/config.toml" <<'TOML'
 
-start_session() {  # start_session NAME COMMAND [create args...]
-  local a=$1 s=$run-$1 cmd=$2; shift 2
+[agent.claude]
+command = ["claude", "-p"]
+
+[agent.codex]
+command = ["codex", "exec"]
+
+[agent.gemini]
+command = ["gemini", "-p"]
+TOML
+prompt="Reply with one short greeting."
+start_session() {  # start_session NAME AGENT: create the session (the agent starts at once)
+  local s=$run-$1
   sessions+=("$s")
-  if "$bin" create --agent shell --name "$s" --repo "$repo" "$@" --prompt "$(wrap "$cmd")" \
-       >"$logs/create-$a.out" 2>"$logs/create-$a.err"; then :
-  else not_ok "create $s: $(cat "$logs/create-$a.err")"; fi
+  "$bin" create --agent "$2" --name "$s" --repo "$repo" --prompt "$prompt" >"$logs/create-$1.out" 2>"$logs/create-$1.err" ||
+    not_ok "create $s (--agent $2): $(cat "$logs/create-$1.err")"
 }
-wait_agent() {  # wait_agent NAME: until the agent in the session has exited (at most ~180 s)
+wait_agent() {  # wait_agent NAME: until the agent (the container's process) has exited, at most ~180 s
   local c=airlock-$run-$1-$hid
   for _ in $(seq 360); do
-    docker exec "$c" test -f /tmp/agent.rc 2>/dev/null && return 0
-    [ "$(docker inspect -f '{{.State.Running}}' "$c" 2>/dev/null)" = true ] || return 1
+    [ "$(docker inspect -f '{{.State.Running}}' "$c" 2>/dev/null)" = true ] || return 0
     sleep 0.5
   done
   return 1
 }
-agent_out() { docker exec "airlock-$run-$1-$hid" cat /tmp/agent.out 2>/dev/null; }
-agent_report() {  # what an agent printed, for a failure message
-  local c=airlock-$run-$1-$hid
-  echo "rc=$(docker exec "$c" cat /tmp/agent.rc 2>&1) out=$(docker exec "$c" cat /tmp/agent.out 2>&1 | tail -c 600) err=$(docker exec "$c" cat /tmp/agent.err 2>&1 | tail -c 1200)"
-}
+agent_rc() { docker inspect -f '{{.State.ExitCode}}' "airlock-$run-$1-$hid" 2>&1; }
+agent_report() { echo "exit $(agent_rc "$1"), output: $(docker logs "airlock-$run-$1-$hid" 2>&1 | tail -c 1500)"; }
 
-start_session claude "$claude_cmd" --env CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1
-start_session gemini "$gemini_cmd" --env GEMINI_CLI_TRUST_WORKSPACE=true
-start_session codex-ws "$codex_cmd"
+start_session claude claude
+start_session gemini gemini
+start_session codex-ws codex
 for a in claude gemini codex-ws; do wait_agent "$a" || true; done
 touch "$refuse"   # from now on the stand-in refuses the WebSocket upgrade
-start_session codex-sse "$codex_cmd"
+start_session codex-sse codex
 wait_agent codex-sse || true
 rm -f "$refuse"
 
 for a in claude gemini codex-ws codex-sse; do
   api=$a
   case $a in claude) api=anthropic ;; codex-*) api=openai ;; esac
-  if [ "$(docker exec "airlock-$run-$a-$hid" cat /tmp/agent.rc 2>/dev/null)" = 0 ] && agent_out "$a" | grep -qF "$answer ($api)"; then
-    ok "$a: the real CLI, in a confined session, printed the stand-in's answer"
+  run_capture "$bin" logs "$run-$a"
+  if [ "$(agent_rc "$a")" = 0 ] && grep -qF "$answer ($api)" <<<"$out"; then
+    ok "$a: the real CLI, as the agent of a confined session, printed the stand-in's answer (airlock logs)"
   else not_ok "$a printed the stand-in's answer: $(agent_report "$a")"; fi
 done
-check "airlock logs shows the agent's output" sh -c "'$bin' logs $run-claude 2>&1 | grep -qF '$answer (anthropic)'"
 
 # ---- what the stand-ins saw ------------------------------------------------------------------
 python3 - "$api_log" "${secret[anthropic]}" "${secret[openai]}" "${secret[gemini]}" >"$tmp/out/verdicts" <<'PY' || true
@@ -230,29 +227,46 @@ posts = [r for r in requests if r["api"] == "openai" and r["method"] == "POST" a
 verdict("codex: with the upgrade refused it fell back to HTTPS SSE POST /v1/responses",
         bool(refused) and bool(posts) and all((p["body"] or {}).get("stream") for p in posts))
 for r in requests:
-    print(f"# {r['api']} {r['transport']} {r['method']} {r['target'][:100]} {r['host']}")
+    print(f"# stand-in saw: {r['api']} {r['transport']} {r['method']} {r['target'][:100]} {r['host']}")
 PY
 cat "$tmp/out/verdicts"
 fails=$((fails + $(grep -c '^not ok' "$tmp/out/verdicts" || true)))
 grep -q '^ok - anthropic' "$tmp/out/verdicts" || not_ok "the stand-in log could be read"
 
+# What else the agents reached for (the proxy tunnels hosts without a rule; offline they fail).
+python3 - "$AIRLOCK_HOME/audit.jsonl" <<'PY' || true
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("decision") != "intercept":
+        print(f"# audit: {r.get('client')} {r.get('method')} {r.get('host')} {r.get('decision')} {r.get('status')} {r.get('error', '')[:60]}")
+PY
+
 # ---- no secret inside -------------------------------------------------------------------------
 for a in claude gemini codex-ws codex-sse; do
   c=airlock-$run-$a-$hid
-  if [ "$(docker inspect -f '{{.State.Running}}' "$c" 2>/dev/null)" != true ]; then
-    not_ok "$a: the session's container is not running, so it cannot be searched for secrets"; continue
-  fi
+  if ! docker inspect "$c" >/dev/null 2>&1; then not_ok "$a: no container to search for secrets"; continue; fi
+  docker inspect "$c" >"$tmp/out/inspect-$a.json"
+  docker cp "$c:/tmp" - >"$tmp/out/tmp-$a.tar" 2>/dev/null || true
+  docker run --rm --network none --user "$(id -u):$(id -g)" -v "airlock-home-$run-$a-$hid:/h:ro" --entrypoint tar "$tag" -C /h -cf - . \
+    >"$tmp/out/home-$a.tar" 2>"$logs/home-$a.err" || true
   leaks=""
   for name in anthropic openai gemini; do
     s=${secret[$name]}
-    docker inspect "$c" | grep -qF "$s" && leaks="$leaks inspect:$name"
-    docker exec "$c" env | grep -qF "$s" && leaks="$leaks env:$name"
-    docker exec "$c" grep -rqsF "$s" /home/agent /workspace /tmp && leaks="$leaks files:$name"
+    grep -qF "$s" "$tmp/out/inspect-$a.json" && leaks="$leaks inspect(env, mounts, labels):$name"
+    grep -aqF "$s" "$tmp/out/home-$a.tar" && leaks="$leaks home-volume:$name"
+    grep -aqF "$s" "$tmp/out/tmp-$a.tar" && leaks="$leaks /tmp:$name"
     grep -rqsF "$s" "$AIRLOCK_HOME/worktrees/$run-$a" && leaks="$leaks worktree:$name"
   done
-  if [ -z "$leaks" ]; then ok "$a: no secret in the container's env, inspect, home volume, worktree or /tmp"
-  else not_ok "$a: secret found:$leaks"; fi
+  if [ -s "$tmp/out/home-$a.tar" ] && [ -z "$leaks" ]; then
+    ok "$a: no secret in the container's configuration (env, mounts, labels), its home volume, /tmp or the worktree"
+  else not_ok "$a: secret found:$leaks (home volume archive: $(wc -c <"$tmp/out/home-$a.tar") bytes)"; fi
 done
+check "the session homes hold what the built-in definitions write (Codex auth.json with the placeholder, Gemini and Claude Code settings)" sh -c "
+  tar -tf '$tmp/out/home-codex-ws.tar' | grep -qx './.codex/auth.json' &&
+  tar -xOf '$tmp/out/home-codex-ws.tar' ./.codex/auth.json | grep -q 'sk-airlock-placeholder' &&
+  tar -tf '$tmp/out/home-gemini.tar' | grep -qx './.gemini/settings.json' &&
+  tar -tf '$tmp/out/home-claude.tar' | grep -qx './.claude.json'"
 check "the audit log names the three API hosts and holds no secret" sh -c "
   for h in api.anthropic.com api.openai.com generativelanguage.googleapis.com; do grep -q \"\$h\" '$AIRLOCK_HOME/audit.jsonl' || exit 1; done
   ! grep -qF -e '${secret[anthropic]}' -e '${secret[openai]}' -e '${secret[gemini]}' '$AIRLOCK_HOME/audit.jsonl'"

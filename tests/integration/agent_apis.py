@@ -2,7 +2,7 @@
 """Local stand-ins for the three agent APIs, over TLS (python3 stdlib only).
 
     agent_apis.py --cert C --key K --port P --log F [--answer TEXT] [--port-file F]
-                  [--refuse-ws N] [--refuse-ws-file F] [--ws-deflate accept|decline]
+                  [--refuse-ws N] [--refuse-ws-file F] [--ws-deflate accept|decline] [--bash CMD]
 
 One listener answers every host (the test points api.anthropic.com, api.openai.com,
 chatgpt.com and generativelanguage.googleapis.com at it with airlock's [proxy.resolve];
@@ -10,6 +10,10 @@ its certificate names all of them). It speaks enough of each protocol for a one-
 of the real CLI, and every answer's text is "<TEXT> (<api>)":
 
   Anthropic Messages   POST /v1/messages            SSE when "stream": true, else JSON;
+                                                     with --bash CMD, a turn that offers the
+                                                     Bash tool (Claude Code's main loop) is first
+                                                     answered with a tool_use running CMD, and
+                                                     the turn with its result gets the text
                        POST /v1/messages/count_tokens
   OpenAI Responses     POST /v1/responses           SSE (text/event-stream)
                        GET  /v1/responses + Upgrade  WebSocket: each {"type": "response.create"}
@@ -74,11 +78,33 @@ def anthropic_message(model, text):
             "stop_sequence": None, "usage": {"input_tokens": 12, "output_tokens": 6}}
 
 
-def anthropic_events(model, text):
+def anthropic_tool_turn(body):
+    """--bash CMD: the Bash command to ask Claude Code to run, on a turn that offers the Bash
+    tool and has no tool result yet (after the result comes the text answer)."""
+    if not ARGS.bash or not any(t.get("name") == "Bash" for t in (body or {}).get("tools") or []):
+        return None
+    for message in (body or {}).get("messages") or []:
+        content = message.get("content")
+        if isinstance(content, list) and any(isinstance(c, dict) and c.get("type") == "tool_result" for c in content):
+            return None
+    return {"command": ARGS.bash, "description": "run the stand-in's command"}
+
+
+def anthropic_events(model, text, tool_input=None):
     start = anthropic_message(model, text)
     start["content"], start["stop_reason"] = [], None
     start["usage"] = {"input_tokens": 12, "output_tokens": 1}
     yield "message_start", {"type": "message_start", "message": start}
+    if tool_input is not None:
+        block = {"type": "tool_use", "id": f"toolu_standin_{int(time.time() * 1000)}", "name": "Bash", "input": {}}
+        yield "content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}
+        yield "content_block_delta", {"type": "content_block_delta", "index": 0,
+                                      "delta": {"type": "input_json_delta", "partial_json": json.dumps(tool_input)}}
+        yield "content_block_stop", {"type": "content_block_stop", "index": 0}
+        yield "message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                                "usage": {"output_tokens": 6}}
+        yield "message_stop", {"type": "message_stop"}
+        return
     yield "content_block_start", {"type": "content_block_start", "index": 0,
                                   "content_block": {"type": "text", "text": ""}}
     yield "ping", {"type": "ping"}
@@ -318,7 +344,7 @@ class Handler(BaseHTTPRequestHandler):
             model = (body or {}).get("model", "claude-stand-in")
             if (body or {}).get("stream"):
                 self.start_sse()
-                for event, data in anthropic_events(model, answer("anthropic")):
+                for event, data in anthropic_events(model, answer("anthropic"), anthropic_tool_turn(body)):
                     self.sse_chunk(f"event: {event}\ndata: {json.dumps(data)}\n\n")
                 self.end_sse()
             else:
@@ -426,6 +452,7 @@ def main():
     p.add_argument("--log")
     p.add_argument("--answer", default="hello from the stand-in")
     p.add_argument("--refuse-ws", type=int, default=0)
+    p.add_argument("--bash")
     p.add_argument("--refuse-ws-file")
     p.add_argument("--ws-deflate", choices=["accept", "decline"], default="accept")
     ARGS = p.parse_args()

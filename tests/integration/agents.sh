@@ -88,6 +88,7 @@ refuse=$tmp/out/refuse-ws
 : >"$api_log"
 python3 "$here/agent_apis.py" --cert "$tmp/out/api.pem" --key "$tmp/out/api.key" --port 0 \
   --port-file "$tmp/out/api.port" --log "$api_log" --answer "$answer" --refuse-ws-file "$refuse" \
+  --bash 'echo "written by Claude Code" >NOTES.md && git add NOTES.md && git commit -qm "agent: add notes" && git log --oneline -1' \
   >"$logs/agent_apis.log" 2>&1 &
 upstream_pid=$!
 for _ in $(seq 100); do [ -s "$tmp/out/api.port" ] && break; sleep 0.1; done
@@ -133,11 +134,12 @@ git -C "$repo" commit -q -m initial
 # Each agent runs as a session's agent: airlock's built-in definition (its env and the files
 # it writes into the session's home: Codex's auth.json and config.toml, Gemini's settings.json
 # and GEMINI_CLI_TRUST_WORKSPACE, Claude Code's onboarding state), with only the command
-# changed to the CLI's non-interactive form, so each answers the one prompt and exits.
+# changed to the CLI's non-interactive form, so each answers the one prompt and exits. Claude
+# Code's stand-in first asks it to run a Bash command that commits in the worktree.
 cat >>"$AIRLOCK_HOME/config.toml" <<'TOML'
 
 [agent.claude]
-command = ["claude", "-p"]
+command = ["claude", "--dangerously-skip-permissions", "-p"]
 
 [agent.codex]
 command = ["codex", "exec"]
@@ -180,6 +182,12 @@ for a in claude gemini codex-ws codex-sse; do
     ok "$a: the real CLI, as the agent of a confined session, printed the stand-in's answer (airlock logs)"
   else not_ok "$a printed the stand-in's answer: $(agent_report "$a")"; fi
 done
+
+for _ in $(seq 50); do git -C "$repo" rev-parse -q --verify "airlock/$run-claude" >/dev/null && break; sleep 0.2; done
+if [ "$(git -C "$repo" log -1 --format=%s "airlock/$run-claude" 2>/dev/null)" = "agent: add notes" ] &&
+   [ "$(git -C "$repo" show "airlock/$run-claude:NOTES.md" 2>/dev/null)" = "written by Claude Code" ]; then
+  ok "claude: its Bash tool ran the stand-in's command in the worktree, and the commit is on airlock/$run-claude"
+else not_ok "claude's commit on airlock/$run-claude: $(git -C "$repo" log --oneline -3 "airlock/$run-claude" 2>&1 | tr '\n' '|')"; fi
 
 # ---- what the stand-ins saw ------------------------------------------------------------------
 python3 - "$api_log" "${secret[anthropic]}" "${secret[openai]}" "${secret[gemini]}" >"$tmp/out/verdicts" <<'PY' || true

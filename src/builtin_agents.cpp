@@ -111,7 +111,10 @@ const std::map<std::string, AgentDefinition>& builtin_agents() {
           {{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"}, {"DISABLE_AUTOUPDATER", "1"}, {"IS_SANDBOX", "1"}},
           {{".claude.json", kClaudeState, 0600, false}, {".claude/settings.json", kClaudeSettings, 0644, false}}}},
         {"codex",
-         {{"codex", "--dangerously-bypass-approvals-and-sandbox"},
+         // --no-daemon: 0.171.0's interactive CLI otherwise starts a background app-server
+         // and stops at once when the image has no `ps` ("failed to invoke ps for pid-managed
+         // app server"; airlock's image has none); one session needs no shared server.
+         {{"codex", "--no-daemon", "--dangerously-bypass-approvals-and-sandbox"},
           PromptMode::arg,
           {},
           {{".codex/config.toml", kCodexConfig, 0644, false}, {".codex/auth.json", kCodexAuth, 0600, false}}}},

@@ -189,6 +189,41 @@ if [ "$(git -C "$repo" log -1 --format=%s "airlock/$run-claude" 2>/dev/null)" = 
   ok "claude: its Bash tool ran the stand-in's command in the worktree, and the commit is on airlock/$run-claude"
 else not_ok "claude's commit on airlock/$run-claude: $(git -C "$repo" log --oneline -3 "airlock/$run-claude" 2>&1 | tr '\n' '|')"; fi
 
+# ---- the built-in agents as they are: interactive, in the session's terminal ----------------
+# Without the command overrides each CLI starts its interactive UI with the prompt as the first
+# message; nobody is attached. It must get past sign-in, trust and onboarding on its own: the
+# stand-in then receives the prompt from each.
+python3 - "$AIRLOCK_HOME/config.toml" <<'PY'
+import sys
+path = sys.argv[1]
+text = open(path).read()
+open(path, "w").write(text[:text.index("\n[agent.claude]")] + "\n")
+PY
+interactive_prompt="Say hello from the interactive $run session."
+for a in claude codex gemini; do
+  sessions+=("$run-i-$a")
+  "$bin" create --agent "$a" --name "$run-i-$a" --repo "$repo" --prompt "$interactive_prompt" \
+    >"$logs/create-i-$a.out" 2>"$logs/create-i-$a.err" || not_ok "create $run-i-$a: $(cat "$logs/create-i-$a.err")"
+done
+prompted() {  # prompted API: the stand-in got a model request for API holding the interactive prompt
+  python3 - "$api_log" "$1" "$interactive_prompt" <<'PY'
+import json, sys
+log, api, prompt = sys.argv[1:]
+for line in open(log):
+    r = json.loads(line)
+    body = r.get("message") if r.get("transport") == "websocket-message" else r.get("body")
+    if r.get("api") == api and prompt in json.dumps(body):
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+for a in claude:anthropic codex:openai gemini:gemini; do
+  for _ in $(seq 120); do prompted "${a#*:}" && break; sleep 0.5; done
+  if prompted "${a#*:}"; then
+    ok "${a%%:*} (built-in, interactive): started without a sign-in, trust or onboarding prompt and sent the prompt"
+  else not_ok "${a%%:*} (built-in, interactive) sent the prompt: $(docker logs "airlock-$run-i-${a%%:*}-$hid" 2>&1 | tail -c 800 | tr -cd '[:print:]\n')"; fi
+done
+
 # ---- what the stand-ins saw ------------------------------------------------------------------
 python3 - "$api_log" "${secret[anthropic]}" "${secret[openai]}" "${secret[gemini]}" >"$tmp/out/verdicts" <<'PY' || true
 import json, sys

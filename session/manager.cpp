@@ -761,13 +761,13 @@ Result<std::vector<SessionView>> SessionManager::list() {
         if (interrupted == Operation::create && s.status != SessionStatus::creating)
             interrupted.reset();  // the create had committed its row: nothing to recover
         if (busy) {
-            v.state = s.status == SessionStatus::creating   ? "creating"
-                      : s.status == SessionStatus::deleting ? "deleting"
-                                                            : "refreshing";
+            v.state = s.status == SessionStatus::creating || s.status == SessionStatus::deleting
+                          ? std::string(to_string(s.status))
+                          : "refreshing";
         } else if (interrupted || s.status == SessionStatus::creating || s.status == SessionStatus::deleting) {
             v.state = "interrupted";
         } else if (it == by_id.end()) {
-            v.state = "lost";
+            v.state = to_string(SessionStatus::lost);
             if (s.status != SessionStatus::lost) {
                 newly_lost.push_back(s.name);
                 s.status = SessionStatus::lost;

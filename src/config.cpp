@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include "airlock/text.hpp"
 #include "backends/docker/container_spec.hpp"
 #include "session/agent_files.hpp"
 #include "session/network.hpp"
@@ -218,13 +219,6 @@ bool is_env_name(std::string_view s) {
     if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
     return std::all_of(s.begin(), s.end(), [](char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-    });
-}
-
-bool has_control(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) {
-        auto u = static_cast<unsigned char>(c);
-        return u < 0x20 || u == 0x7f;
     });
 }
 
@@ -964,12 +958,16 @@ std::string string_array(const std::vector<std::string>& items) {
 }
 
 // A TOML multi-line basic string holding `s` exactly ("""...""", starting on a new line);
-// quotes, backslashes and control characters other than newline are escaped.
+// backslashes, control characters other than newline and tab, and quotes that could form
+// """ are escaped.
 std::string toml_multiline(std::string_view s) {
     std::string out = "\"\"\"\n";
-    for (unsigned char c : s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
         switch (c) {
-            case '"': out += "\\\""; break;
+            case '"':  // escaped only where it could make three in a row or touch the closing """
+                out += (i + 1 == s.size() || s[i + 1] == '"') ? "\\\"" : "\"";
+                break;
             case '\\': out += "\\\\"; break;
             case '\n': out += '\n'; break;
             case '\t': out += '\t'; break;
@@ -1073,7 +1071,7 @@ std::string render_config(const Config& config) {
         if (builtin_agents().contains(name)) line("inherit_builtin = false  # env and files below are the whole definition");
         std::string env;
         for (const auto& [k, v] : agent.env) env += fmt::format("{}{} = {}", env.empty() ? "" : ", ", toml_key(k), toml_quote(v));
-        line(fmt::format("env = {{ {} }}", env));
+        line(env.empty() ? "env = {}" : fmt::format("env = {{ {} }}", env));
         line("");
         for (const auto& file : agent.files) {
             line(fmt::format("[[agent.{}.files]]", toml_key(name)));
@@ -1195,6 +1193,16 @@ std::string starter_config() {
 # [agent.shell]
 # command = ["sh", "-c"]
 # prompt = "arg"
+# Each agent may also set variables in its container and write files into the session's
+# home (written when absent at create and refresh; overwrite = true replaces them). The
+# built-in claude, codex and gemini carry what they need to start without sign-in or trust
+# prompts (`airlock config show` prints it; docs/agents.md). Adding to codex, for example:
+#   [agent.codex]
+#   env = { MY_VAR = "value" }
+#   [[agent.codex.files]]
+#   path = ".codex/AGENTS.md"
+#   content = """..."""
+#   mode = 0o644
 )";
 }
 

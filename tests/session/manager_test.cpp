@@ -599,3 +599,24 @@ TEST_CASE("an agent without files (or a raw command) writes nothing into the hom
     REQUIRE(w.manager.reconcile(true, [](const std::string&) {}).ok());
     CHECK(w.backend.written.empty());
 }
+
+TEST_CASE("create refuses --env for a variable airlock owns, before making anything") {
+    World w;
+    session::CreateRequest r;
+    r.name = "env-test";
+    r.image = "busybox:latest";
+    r.network = "open";
+    r.pids_limit = 1024;
+    r.agent = "shell";
+    r.agent_definition = AgentDefinition{{"sh", "-c"}, PromptMode::arg, {}, {}};
+    for (const char* e : {"HTTPS_PROXY=http://elsewhere:1", "no_proxy=*", "HOME=/root", "AIRLOCK_SESSION=other"}) {
+        CAPTURE(e);
+        r.extra_env = {e};
+        auto made = w.manager.create(r, [](const std::string&) {});
+        REQUIRE_FALSE(made.ok());
+        CAPTURE(made.error().message);
+        CHECK(made.error().message.find("airlock sets") != std::string::npos);
+        CHECK(made.error().message.find(std::string("--env '") + e + "'") == 0);
+    }
+    CHECK_FALSE(w.store.get("env-test")->has_value());
+}

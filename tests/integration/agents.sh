@@ -310,6 +310,11 @@ check "the session homes hold what the built-in definitions write (Codex auth.js
   tar -xOf '$tmp/out/home-codex-ws.tar' ./.codex/auth.json | grep -q 'sk-airlock-placeholder' &&
   tar -tf '$tmp/out/home-gemini.tar' | grep -qx './.gemini/settings.json' &&
   tar -tf '$tmp/out/home-claude.tar' | grep -qx './.claude.json'"
+check "the audit line of Codex's WebSocket has its lifetime and the bytes each way (written at close)" python3 -c "
+import json, sys
+lines = [json.loads(l) for l in open('$AIRLOCK_HOME/audit.jsonl')]
+ws = [l for l in lines if l.get('client') == '$run-codex-ws' and l.get('status') == 101]
+sys.exit(0 if ws and all(l['bytes_up'] > 0 and l['bytes_down'] > 0 for l in ws) else 1)"
 check "the audit log names the three API hosts and holds no secret" sh -c "
   for h in api.anthropic.com api.openai.com generativelanguage.googleapis.com; do grep -q \"\$h\" '$AIRLOCK_HOME/audit.jsonl' || exit 1; done
   ! grep -qF -e '${secret[anthropic]}' -e '${secret[openai]}' -e '${secret[gemini]}' '$AIRLOCK_HOME/audit.jsonl'"

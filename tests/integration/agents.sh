@@ -9,8 +9,11 @@
 # (claude -p, codex exec, gemini -p). Each must print the stand-in's answer; every request the
 # stand-in saw must carry the real key and never the placeholder; Codex is run twice, once
 # over its default WebSocket transport (permessage-deflate negotiated end to end) and once
-# with the upgrade refused, over HTTPS SSE; and nothing in a container (its environment, the
-# files in its home volume and worktree, `docker inspect`) may hold a secret.
+# with the upgrade refused, over HTTPS SSE; Claude Code runs a Bash tool call its stand-in
+# asks for and commits; nothing in a container (`docker inspect`: env, mounts, labels; the
+# files in its home volume, /tmp and worktree) may hold a secret. Then the three built-in
+# agents run once more as airlock starts them (interactive, nobody attached) and must get past
+# sign-in, trust and onboarding to send the prompt.
 #
 # Offline there is no registry for a base image: the base is the local debootstrap trixie
 # image (tests/images/build-images agent-trixie; Gemini CLI needs node >= 20). The agents come

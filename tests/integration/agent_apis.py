@@ -2,7 +2,8 @@
 """Local stand-ins for the three agent APIs, over TLS (python3 stdlib only).
 
     agent_apis.py --cert C --key K --port P --log F [--answer TEXT] [--port-file F]
-                  [--refuse-ws N] [--refuse-ws-file F] [--ws-deflate accept|decline] [--bash CMD]
+                  [--refuse-ws N] [--refuse-ws-file F] [--ws-deflate accept|decline]
+                  [--decline-deflate-file F] [--bash CMD]
 
 One listener answers every host (the test points api.anthropic.com, api.openai.com,
 chatgpt.com and generativelanguage.googleapis.com at it with airlock's [proxy.resolve];
@@ -29,7 +30,8 @@ WebSocket: RFC 6455 framing (masked client frames, fragments, ping/pong/close) a
 permessage-deflate (RFC 7692): when the client offers it, --ws-deflate accept (default)
 answers "permessage-deflate; server_no_context_takeover" (plus client_no_context_takeover
 or server_max_window_bits when the offer has them) and inflates/deflates messages;
-decline answers without the extension and the client must then send uncompressed frames.
+decline answers without the extension and the client must then send uncompressed frames
+(so does every upgrade while the file --decline-deflate-file names exists).
 
 --log F appends one JSON line per request: {api, host, method, target, headers: [[k, v]...],
 body: the parsed JSON body (or null), transport: "http" | "websocket"}, then for a WebSocket
@@ -394,7 +396,8 @@ class Handler(BaseHTTPRequestHandler):
         key = self.headers.get("Sec-WebSocket-Key", "")
         accept = base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest()).decode()
         deflate, ext_reply = None, None
-        if ARGS.ws_deflate == "accept":
+        decline = ARGS.ws_deflate == "decline" or bool(ARGS.decline_deflate_file and os.path.exists(ARGS.decline_deflate_file))
+        if not decline:
             for name, params in parse_extension_offers(self.headers.get("Sec-WebSocket-Extensions")):
                 if name != "permessage-deflate":
                     continue
@@ -454,6 +457,7 @@ def main():
     p.add_argument("--refuse-ws", type=int, default=0)
     p.add_argument("--bash")
     p.add_argument("--refuse-ws-file")
+    p.add_argument("--decline-deflate-file")
     p.add_argument("--ws-deflate", choices=["accept", "decline"], default="accept")
     ARGS = p.parse_args()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

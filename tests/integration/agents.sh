@@ -88,9 +88,11 @@ hosts="api.anthropic.com api.openai.com chatgpt.com generativelanguage.googleapi
 answer="stand-in answer $run-$RANDOM"
 api_log=$tmp/out/api.jsonl
 refuse=$tmp/out/refuse-ws
+decline=$tmp/out/decline-deflate
 : >"$api_log"
 python3 "$here/agent_apis.py" --cert "$tmp/out/api.pem" --key "$tmp/out/api.key" --port 0 \
   --port-file "$tmp/out/api.port" --log "$api_log" --answer "$answer" --refuse-ws-file "$refuse" \
+  --decline-deflate-file "$decline" \
   --bash 'echo "written by Claude Code" >NOTES.md && git add NOTES.md && git commit -qm "agent: add notes" && git log --oneline -1' \
   >"$logs/agent_apis.log" 2>&1 &
 upstream_pid=$!
@@ -172,12 +174,16 @@ start_session claude claude
 start_session gemini gemini
 start_session codex-ws codex
 for a in claude gemini codex-ws; do wait_agent "$a" || true; done
-touch "$refuse"   # from now on the stand-in refuses the WebSocket upgrade
+touch "$decline"  # the stand-in accepts the upgrade but declines permessage-deflate
+start_session codex-plain codex
+wait_agent codex-plain || true
+rm -f "$decline"
+touch "$refuse"   # the stand-in refuses the WebSocket upgrade
 start_session codex-sse codex
 wait_agent codex-sse || true
 rm -f "$refuse"
 
-for a in claude gemini codex-ws codex-sse; do
+for a in claude gemini codex-ws codex-plain codex-sse; do
   api=$a
   case $a in claude) api=anthropic ;; codex-*) api=openai ;; esac
   run_capture "$bin" logs "$run-$a"
@@ -268,6 +274,9 @@ verdict("codex: permessage-deflate offered by codex reached the stand-in untouch
         f"offers {offers}, accepted {[a.get('extensions') for a in accepted]}")
 verdict("codex: its response.create messages arrived compressed (RSV1) and inflated",
         any(m.get("compressed") for m in creates), f"{[m.get('compressed') for m in creates]}")
+declined = [a for a in accepted if not a.get("extensions")]
+verdict("codex: with permessage-deflate declined it spoke uncompressed frames over the same proxy",
+        bool(declined) and any(not m.get("compressed") for m in creates))
 refused = [r for r in records if r.get("transport") == "websocket-refused"]
 posts = [r for r in requests if r["api"] == "openai" and r["method"] == "POST" and r["target"].startswith("/v1/responses")]
 verdict("codex: with the upgrade refused it fell back to HTTPS SSE POST /v1/responses",
@@ -289,7 +298,7 @@ for line in open(sys.argv[1]):
 PY
 
 # ---- no secret inside -------------------------------------------------------------------------
-for a in claude gemini codex-ws codex-sse; do
+for a in claude gemini codex-ws codex-plain codex-sse; do
   c=airlock-$run-$a-$hid
   if ! docker inspect "$c" >/dev/null 2>&1; then not_ok "$a: no container to search for secrets"; continue; fi
   docker inspect "$c" >"$tmp/out/inspect-$a.json"

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -204,6 +205,8 @@ struct Pair {
 Side& other(Side& s) { return &s == &s.pair->a ? s.pair->b : s.pair->a; }
 
 class Loop {
+    static constexpr std::uint64_t kEndTag = ~std::uint64_t(0);  // odd, and no listener's fd
+
 public:
     Loop(std::vector<int> listeners, std::string socket_path)
         : listeners_(std::move(listeners)), path_(std::move(socket_path)) {
@@ -217,6 +220,17 @@ public:
         }
     }
 
+    // The relay ends when the process of `pidfd` does (exec mode: the agent; a pidfd becomes
+    // readable when its process exits). -1: never (kernels before 5.3 have no pidfd_open;
+    // the relay then ends with the container, as the agent's sibling).
+    void end_with(int pidfd) {
+        if (pidfd < 0) return;
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = kEndTag;
+        epoll_ctl(ep_, EPOLL_CTL_ADD, pidfd, &ev);
+    }
+
     [[noreturn]] void run() {
         epoll_event events[64];
         for (;;) {
@@ -228,6 +242,7 @@ public:
             // Pairs closed in this round are freed after it: a later event may name them.
             for (int i = 0; i < n; ++i) {
                 auto tag = events[i].data.u64;
+                if (tag == kEndTag) _exit(0);
                 if (tag & 1u) accept_all(static_cast<int>(tag >> 1));
                 else handle(*static_cast<Side*>(events[i].data.ptr), events[i].events);
             }
@@ -387,6 +402,12 @@ int main(int argc, char** argv) {
 
     // exec: the relay goes to a grandchild (reparented to the container's init), so the agent
     // has no child it did not start; the listeners exist before the agent does.
+    // Opened before the fork, so the agent cannot have exited (and its PID been reused) by
+    // the time the relay watches it. The command keeps this process (execvp below).
+    int agent = -1;
+#ifdef SYS_pidfd_open
+    agent = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));  // O_CLOEXEC: the agent never sees it
+#endif
     pid_t child = fork();
     if (child < 0) die("fork", errno);
     if (child == 0) {
@@ -397,7 +418,9 @@ int main(int argc, char** argv) {
         signal(SIGQUIT, SIG_IGN);
         signal(SIGTSTP, SIG_IGN);
         ignore_children();
-        Loop(std::move(listeners), o.socket_path).run();
+        Loop loop(std::move(listeners), o.socket_path);
+        loop.end_with(agent);
+        loop.run();
     }
     for (int fd : listeners) close(fd);
     int status = 0;

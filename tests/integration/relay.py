@@ -159,6 +159,15 @@ def run(relay, label, tmp):
     check(p.returncode == 9, "%s: exec: the command's exit code is the relay's (9)" % label, "%s %r" % (p.returncode, err))
     check(fields[:1] == [str(p.pid)], "%s: exec: the command runs as the relay's own PID" % label, out.decode())
     check(fields[1:] == ["xBYE"], "%s: exec: the relay listens before the command starts" % label, out.decode())
+    gone = False
+    for _ in range(100):  # the relay's listener closes when the command's process is gone
+        try:
+            socket.create_connection(("127.0.0.1", free), timeout=1).close()
+        except OSError:
+            gone = True
+            break
+        time.sleep(0.05)
+    check(gone, "%s: exec: the relay ends with the command (no relay left listening on the port)" % label)
     server.close()
 
     r = subprocess.run([relay, "exec", "--port", "0", "--socket", sock, "--", "/nonexistent/agent"], capture_output=True)

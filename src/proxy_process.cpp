@@ -1,5 +1,6 @@
 #include "proxy_process.hpp"
 
+#include "background_process.hpp"
 #include "file_lock.hpp"
 
 #include <boost/json/parse.hpp>
@@ -105,57 +106,17 @@ std::string proxy_down_note(const Paths& paths) {
 namespace {
 
 Result<std::string> spawn_supervisor(const Paths& paths, std::uint16_t port) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return make_error(fmt::format("pipe: {}", std::strerror(errno)));
-    int log = ::open(paths.proxy_log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (log < 0) {
-        ::close(fds[0]);
-        ::close(fds[1]);
-        return make_error(fmt::format("cannot open {}: {}", paths.proxy_log().string(), std::strerror(errno)));
-    }
-    std::vector<std::string> args = {"airlock", "--home", paths.home.string(), "proxy", "supervise",
-                                     "--ready-fd", std::to_string(fds[1])};
+    std::vector<std::string> args = {"airlock", "--home", paths.home.string(), "proxy", "supervise"};
     if (port) {
         args.push_back("--port");
         args.push_back(std::to_string(port));
     }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    pid_t child = ::fork();
-    if (child < 0) return make_error(fmt::format("fork: {}", std::strerror(errno)));
-    if (child == 0) {
-        ::setsid();
-        int devnull = ::open("/dev/null", O_RDONLY);
-        ::dup2(devnull, 0);
-        ::dup2(log, 1);
-        ::dup2(log, 2);
-        // Nothing the caller holds open (a lock taken around `airlock proxy start`, a pipe a
-        // test reads) lives on in the long-running proxy: only 0-2 and the ready descriptor.
-        ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-        ::fcntl(fds[1], F_SETFD, 0);  // the ready descriptor survives exec
-        ::execv("/proc/self/exe", argv.data());
-        ::_exit(127);
-    }
-    ::close(fds[1]);
-    ::close(log);
-
-    std::string got;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (got.find('\n') == std::string::npos) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) break;
-        pollfd p{fds[0], POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-        char buf[512];
-        auto n = ::read(fds[0], buf, sizeof buf);
-        if (n <= 0) break;  // the supervisor exited without saying ready
-        got.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fds[0]);
+    auto started = start_background(std::move(args), paths.proxy_log(), std::chrono::seconds(20));
+    if (!started) return started.error();
+    const pid_t child = started->pid;
+    const std::string& got = started->ready_line;
     if (got.rfind("ready", 0) == 0) {
-        auto addresses = got.substr(6, got.find('\n') - 6);
+        auto addresses = got.size() > 6 ? got.substr(6) : std::string();
         auto server = running_proxy(paths);
         return fmt::format("proxy started (pid {}, supervisor pid {}), listening on {}; log: {}",
                            server ? *server : 0, child, addresses, paths.proxy_log().string());

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "agent_image.hpp"
+#include "background_process.hpp"
 #include "cli/command.hpp"
 #include "credential_setup.hpp"
 #include "proxy_process.hpp"
@@ -112,45 +113,13 @@ struct UiFlags {
 };
 
 // Starts `airlock ui` in the background (log: ui.log) and waits for its sign-in link.
-std::string start_background(const Paths& paths, const UiFlags& f) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw CommandError(fmt::format("pipe: {}", std::strerror(errno)));
-    int log = ::open(ui_log(paths).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (log < 0) throw CommandError(fmt::format("cannot open {}: {}", ui_log(paths).string(), std::strerror(errno)));
-    std::vector<std::string> args = {"airlock", "--home", paths.home.string(), "ui", "--port", std::to_string(f.port),
-                                     "--repo", f.repo, "--ready-fd", std::to_string(fds[1])};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t child = ::fork();
-    if (child < 0) throw CommandError(fmt::format("fork: {}", std::strerror(errno)));
-    if (child == 0) {
-        ::setsid();
-        int devnull = ::open("/dev/null", O_RDONLY);
-        ::dup2(devnull, 0);
-        ::dup2(log, 1);
-        ::dup2(log, 2);
-        ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-        ::fcntl(fds[1], F_SETFD, 0);
-        ::execv("/proc/self/exe", argv.data());
-        ::_exit(127);
-    }
-    ::close(fds[1]);
-    ::close(log);
-    std::string got;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (got.find('\n') == std::string::npos) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) break;
-        pollfd p{fds[0], POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-        char buf[512];
-        auto n = ::read(fds[0], buf, sizeof buf);
-        if (n <= 0) break;
-        got.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fds[0]);
-    if (got.rfind("http://", 0) == 0) return got.substr(0, got.find('\n'));
+std::string start_ui_background(const Paths& paths, const UiFlags& f) {
+    auto started = airlock::start_background({"airlock", "--home", paths.home.string(), "ui", "--port",
+                                              std::to_string(f.port), "--repo", f.repo},
+                                             ui_log(paths), std::chrono::seconds(20));
+    if (!started) throw CommandError(started.error().message);
+    const pid_t child = started->pid;
+    if (started->ready_line.rfind("http://", 0) == 0) return started->ready_line;
     int status = 0;
     if (::waitpid(child, &status, WNOHANG) == 0) ::kill(child, SIGTERM);
     std::ifstream in(ui_log(paths));
@@ -202,7 +171,7 @@ void add_ui_commands(CLI::App& app, Context& ctx) {
         if (f->repo.empty()) f->repo = fs::current_path().string();
         f->repo = fs::absolute(f->repo).lexically_normal().string();
         if (f->background) {
-            auto url = start_background(paths, *f);
+            auto url = start_ui_background(paths, *f);
             fmt::print("the dashboard runs in the background (log: {}; stop: airlock ui --stop)\n", ui_log(paths).string());
             fmt::print("sign in with (works once):\n  {}\n", url);
             if (f->open) open_browser(url);

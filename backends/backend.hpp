@@ -165,6 +165,18 @@ public:
     virtual Status set_owner(const std::string& id, const std::vector<std::string>& paths, std::uint32_t uid,
                              std::uint32_t gid);
 
+    // Writes `files` (paths relative to `base`, a directory that exists in the container,
+    // such as a volume's mount point) into a created or running container, owned by uid:gid
+    // with each file's mode; missing directories on the way are made (mode 0700). Existing
+    // files are replaced. Nothing runs in the container.
+    struct FileToWrite {
+        std::string path;  // relative, '/'-separated, no ".."
+        std::string content;
+        unsigned mode = 0600;
+    };
+    virtual Status put_files(const std::string& id, const std::string& base, const std::vector<FileToWrite>& files,
+                             std::uint32_t uid, std::uint32_t gid);
+
     // Gateway addresses of the engine's default `bridge` network (docker0), IPv4 first:
     // where a container reaches the host, so where the proxy must listen.
     virtual Result<std::vector<std::string>> bridge_gateways() = 0;
@@ -186,6 +198,11 @@ inline Result<std::optional<VolumeInfo>> Backend::inspect_volume(const std::stri
 inline Status Backend::set_owner(const std::string& id, const std::vector<std::string>&, std::uint32_t,
                                  std::uint32_t) {
     return make_error("cannot set the owner of volumes in container '" + id + "': this backend cannot");
+}
+
+inline Status Backend::put_files(const std::string& id, const std::string&, const std::vector<FileToWrite>&,
+                                 std::uint32_t, std::uint32_t) {
+    return make_error("cannot write files into container '" + id + "': this backend cannot");
 }
 
 inline Result<AttachedStream> Backend::attach(const std::string& id) {

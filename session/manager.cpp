@@ -197,8 +197,21 @@ Status SessionManager::ensure_home_volume(const Session& s) {
 
 // The home and cache mount points owned by the uid:gid the container runs as (a fresh
 // volume is root's, or whatever the image's directory was).
-Status SessionManager::prepare_ownership(const std::string& container_id, const ContainerSpec& spec) {
+Status SessionManager::prepare_ownership(const std::string& container_id, const ContainerSpec& spec,
+                                         const std::vector<std::string>& scope) {
+    // The placeholder login files of the credentials in the session's scope.
+    std::vector<Backend::FileToWrite> files;
+    for (const auto& f : settings_.host.home_files) {
+        bool in_scope = scope.empty() || std::find(scope.begin(), scope.end(), f.credential) != scope.end();
+        if (in_scope) files.push_back({f.path, f.content, f.mode});
+    }
     auto ids = numeric_user(settings_.host.user);
+    const auto owner = ids.value_or(std::pair<std::uint32_t, std::uint32_t>{1000, 1000});  // the image's agent
+    const auto write_files = [&](const std::string& id) -> Status {
+        if (files.empty()) return {};
+        return backend_.put_files(id, kAgentHome, files, owner.first, owner.second);
+    };
+    if (!ids && !spec.read_only_rootfs) return write_files(container_id);
     if (!ids) return {};
     // The home, each cache's mount point, and the directories between them (~/.cargo for
     // ~/.cargo/registry: the engine makes those as root when it mounts the cache).
@@ -215,7 +228,10 @@ Status SessionManager::prepare_ownership(const std::string& container_id, const 
     }
     std::sort(paths.begin(), paths.end());
     paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
-    if (!spec.read_only_rootfs) return backend_.set_owner(container_id, paths, ids->first, ids->second);
+    if (!spec.read_only_rootfs) {
+        if (auto st = backend_.set_owner(container_id, paths, ids->first, ids->second); !st) return st;
+        return write_files(container_id);
+    }
     // The engine writes into a read-only root only inside volumes, and the owner of a volume's
     // root is set from its parent directory: a writable twin (never started) does it.
     ContainerSpec twin;
@@ -231,6 +247,7 @@ Status SessionManager::prepare_ownership(const std::string& container_id, const 
     auto id = backend_.create_container(twin);
     if (!id) return id.error();
     auto st = backend_.set_owner(*id, paths, ids->first, ids->second);
+    if (st) st = write_files(*id);
     (void)backend_.remove(*id, true);
     return st;
 }
@@ -386,7 +403,7 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     s.image_id = *state ? (*state)->image_id : "";
     if (auto st = store_.update(s); !st) return st.error();
     crash_point("create:container");
-    if (auto st = prepare_ownership(*id, *spec); !st) return st.error();
+    if (auto st = prepare_ownership(*id, *spec, s.credentials); !st) return st.error();
 
     // The last step: the row says running (committed) before the agent can run, and the
     // start is counted against max_containers under the start lock.
@@ -504,7 +521,7 @@ Status SessionManager::finish_refresh(Session s, const Progress& progress) {
     crash_point("refresh:renamed");
     HostSettings host = host_for(s);
     if (auto spec = build_container_spec(s, host, "ownership"); spec)
-        if (auto st = prepare_ownership(keep->id, *spec); !st) return st;
+        if (auto st = prepare_ownership(keep->id, *spec, s.credentials); !st) return st;
     if (keep->status != "running") {
         if (auto st = start_counted(keep->id, s.name); !st) {
             (void)store_.set_status(s.name, SessionStatus::stopped,

@@ -136,7 +136,9 @@ private:
     Status ensure_image(const std::string& image, PullPolicy policy, const Progress& progress, bool refresh);
     Status teardown(const Session& s, BranchMode branch, bool best_effort);
     Status ensure_home_volume(const Session& s);
-    Status prepare_ownership(const std::string& container_id, const ContainerSpec& spec);
+    // Also writes the placeholder login files (host.home_files) of the credentials in `scope`.
+    Status prepare_ownership(const std::string& container_id, const ContainerSpec& spec,
+                             const std::vector<std::string>& scope);
     // Starts the container unless max_containers running containers of this home (other
     // than `session`'s) run already; the count and the start are one step under the start lock.
     Status start_counted(const std::string& container_id, const std::string& session,

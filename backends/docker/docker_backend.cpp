@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <set>
 #include <cctype>
 #include <cstdint>
 #include <cstdlib>
@@ -142,8 +143,8 @@ std::optional<int> exit_code_from_status(std::string_view status) {
 
 namespace {
 
-std::string directory_header(std::string_view name, std::uint32_t uid, std::uint32_t gid, unsigned mode,
-                             std::int64_t mtime) {
+std::string entry_header(std::string_view name, std::uint32_t uid, std::uint32_t gid, unsigned mode,
+                         std::int64_t mtime, std::uint64_t size, char type) {
     std::string header(512, '\0');
     auto field = [&](std::size_t at, std::size_t width, std::string_view text) {
         header.replace(at, text.size(), text);
@@ -152,13 +153,13 @@ std::string directory_header(std::string_view name, std::uint32_t uid, std::uint
     auto octal = [&](std::size_t at, std::size_t width, std::uint64_t value) {
         field(at, width, fmt::format("{:0{}o}", value, width - 1));  // digits, then the NUL already there
     };
-    field(0, 100, std::string(name) + "/");
+    field(0, 100, type == '5' ? std::string(name) + "/" : std::string(name));
     octal(100, 8, mode & 07777);
     octal(108, 8, uid);
     octal(116, 8, gid);
-    octal(124, 12, 0);  // size
+    octal(124, 12, size);
     octal(136, 12, static_cast<std::uint64_t>(mtime < 0 ? 0 : mtime));
-    header[156] = '5';  // directory
+    header[156] = type;  // '5' directory, '0' regular file
     field(257, 6, std::string_view("ustar\0", 6));
     field(263, 2, "00");
     header.replace(148, 8, 8, ' ');
@@ -170,7 +171,32 @@ std::string directory_header(std::string_view name, std::uint32_t uid, std::uint
     return header;
 }
 
+std::string directory_header(std::string_view name, std::uint32_t uid, std::uint32_t gid, unsigned mode,
+                             std::int64_t mtime) {
+    return entry_header(name, uid, gid, mode, mtime, 0, '5');
+}
+
 }  // namespace
+
+Result<std::string> files_tar(const std::vector<Backend::FileToWrite>& files, std::uint32_t uid, std::uint32_t gid,
+                              std::int64_t mtime) {
+    std::string out;
+    std::set<std::string> dirs;
+    for (const auto& f : files) {
+        const std::string& p = f.path;
+        if (p.empty() || p.front() == '/' || p.back() == '/' || p.size() >= 99 || p.find("//") != std::string::npos ||
+            p == ".." || p.starts_with("../") || p.find("/../") != std::string::npos || p.ends_with("/.."))
+            return make_error(fmt::format("cannot write '{}' into a container: expected a relative path without '..' "
+                                          "shorter than 99 characters",
+                                          p));
+        for (auto slash = p.find('/'); slash != std::string::npos; slash = p.find('/', slash + 1))
+            if (dirs.insert(p.substr(0, slash)).second) out += directory_header(p.substr(0, slash), uid, gid, 0700, mtime);
+        out += entry_header(p, uid, gid, f.mode, mtime, f.content.size(), '0');
+        out += f.content;
+        out.append((512 - f.content.size() % 512) % 512, '\0');
+    }
+    return out + std::string(1024, '\0');
+}
 
 std::string directory_owner_tar(std::string_view name, std::uint32_t uid, std::uint32_t gid, unsigned mode,
                                 std::int64_t mtime) {
@@ -581,6 +607,23 @@ public:
             return failure(fmt::format("cannot make the home and cache directories in container '{}' owned by {}:{}", id,
                                        uid, gid),
                            *r);
+        return {};
+    }
+
+    Status put_files(const std::string& id, const std::string& base, const std::vector<FileToWrite>& files,
+                     std::uint32_t uid, std::uint32_t gid) override {
+        auto tar = files_tar(files, uid, gid, static_cast<std::int64_t>(std::time(nullptr)));
+        if (!tar) return tar.error();
+        EngineRequest req;
+        req.method = "PUT";
+        req.target = "/containers/" + encode(id) + "/archive?path=" + encode(base);
+        req.body = std::move(*tar);
+        req.headers["Content-Type"] = "application/x-tar";
+        auto r = client_.request(req);
+        explicit_bzero(req.body.data(), req.body.size());
+        if (!r) return r.error();
+        if (r->status != 200)
+            return failure(fmt::format("cannot write the login files into {} of container '{}'", base, id), *r);
         return {};
     }
 

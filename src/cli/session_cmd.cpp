@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "backends/docker/docker_backend.hpp"
 #include "ca/ca.hpp"
 #include "cli/command.hpp"
+#include "proxy/login_store.hpp"
 #include "cli/image_build.hpp"
 #include "credential_check.hpp"
 #include "agent_image.hpp"
@@ -164,6 +166,15 @@ World open_world(Context& ctx, WorldNeeds needs = {}) {
     host.relay_binary = find_relay_binary();
     host.caches = w.config.caches;
     host.credentials = w.config.credentials;
+    // Subscription logins: the session's home gets a placeholder login per login rule (the
+    // account's metadata only; the tokens stay in logins/).
+    for (const auto& rule : w.config.credentials) {
+        if (rule.login.empty()) continue;
+        auto login = proxy::read_login(paths.home, rule.name);
+        if (!login) continue;  // doctor and credential list say what is missing
+        for (auto& f : proxy::placeholder_files(*login, static_cast<proxy::Seconds>(std::time(nullptr))))
+            host.home_files.push_back({rule.name, std::move(f.path), std::move(f.content), f.mode});
+    }
     host.user = fmt::format("{}:{}", ::getuid(), ::getgid());
     if (needs.git_identity) {
         host.git_author_name = git_identity("GIT_AUTHOR_NAME", "user.name");

@@ -250,3 +250,23 @@ TEST_CASE("directories_owner_tar: several entries, parents first, one archive") 
     for (int i = 0; i < 3; ++i) CHECK(tar[static_cast<std::size_t>(i) * 512 + 156] == '5');
     CHECK(directory_owner_tar("agent", 1, 2, 0700, 5) == directories_owner_tar({"agent"}, 1, 2, 0700, 5));
 }
+
+TEST_CASE("files_tar: directories on the way (0700) before each file, sizes, padding, modes; bad paths refused") {
+    auto tar = files_tar({{".codex/auth.json", "{\"a\":1}\n", 0600}, {".codex/config.toml", "x", 0644}}, 1000, 1001, 7);
+    REQUIRE(tar);
+    REQUIRE(tar->size() == 512 * 5 + 1024);  // dir, header+data, header+data, end
+    CHECK(tar->substr(0, 7) == ".codex/");
+    CHECK((*tar)[156] == '5');
+    CHECK(tar->substr(100, 7) == "0000700");
+    CHECK(tar->substr(512, 16) == ".codex/auth.json");
+    CHECK((*tar)[512 + 156] == '0');
+    CHECK(tar->substr(512 + 100, 7) == "0000600");
+    CHECK(tar->substr(512 + 108, 7) == "0001750");  // uid 1000
+    CHECK(tar->substr(512 + 124, 11) == "00000000010");
+    CHECK(tar->substr(1024, 8) == "{\"a\":1}\n");
+    CHECK(tar->substr(1536, 18) == ".codex/config.toml");
+    CHECK(tar->substr(1536 + 100, 7) == "0000644");
+    CHECK(tar->substr(2048, 1) == "x");
+    for (const char* bad : {"/etc/passwd", "../x", "a/../../x", "a//b", "", "a/"})
+        CHECK_FALSE(files_tar({{bad, "x", 0600}}, 0, 0, 0));
+}

@@ -43,6 +43,8 @@
 #include "proxy/proxy_auth.hpp"
 #include "proxy/reply.hpp"
 #include "proxy/rules.hpp"
+#include "proxy/login_broker.hpp"
+#include "proxy/login_hook.hpp"
 #include "proxy/secrets.hpp"
 #include "proxy/upstream.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -70,6 +72,7 @@ struct Runtime {
     SecretSet secrets;
     std::vector<std::string> secret_values;
     std::shared_ptr<asio::ssl::context> upstream_tls;
+    std::filesystem::path extra_ca;  // [proxy] upstream_ca resolved ("" = none)
 };
 
 Result<std::shared_ptr<const Runtime>> build_runtime(Config config, const std::filesystem::path& home,
@@ -93,6 +96,7 @@ Result<std::shared_ptr<const Runtime>> build_runtime(Config config, const std::f
     runtime->secrets = std::move(*secrets);
     runtime->secret_values = runtime->secrets.values();
     runtime->upstream_tls = std::move(*tls);
+    runtime->extra_ca = extra_ca;
     return std::shared_ptr<const Runtime>(std::move(runtime));
 }
 
@@ -201,6 +205,14 @@ struct Server::Impl {
     std::shared_ptr<const ca::Authority> authority;
     std::unique_ptr<ca::LeafCache> leaves;
     std::unique_ptr<AuditLog> audit;
+    std::unique_ptr<LoginBroker> logins;  // subscription logins: current tokens, refreshes
+
+    void configure_logins(const Runtime& rt) {
+        std::vector<std::pair<std::string, LoginProvider>> in_force;
+        for (const auto& rule : rt.config.credentials)
+            if (auto p = login_provider(rule.login)) in_force.emplace_back(rule.name, *p);
+        logins->configure(std::move(in_force), rt.config.proxy, rt.extra_ca);
+    }
 
     mutable std::mutex runtime_mutex;
     std::shared_ptr<const Runtime> runtime;  // guarded by runtime_mutex
@@ -768,9 +780,22 @@ struct Server::Impl {
                 fresh.reset();
                 upstream_generation = rt->generation;
             }
+            // A subscription login: the proxy answers the CLI's own refreshes and expired logins
+            // itself, else the current access token goes in (login_hook.hpp).
+            std::string login_token;
+            if (!now.rule->login.empty()) {
+                auto step = co_await login_step(*logins, *head, *now.rule, host, record);
+                if (!step.reply.empty()) {
+                    write_audit(record);
+                    co_await send_reply(client, std::move(step.reply));
+                    break;
+                }
+                login_token = std::move(step.token);
+            }
             auto secret = rt->secrets.by_rule.find(rule_name);
             auto prepared = prepare_upstream_request(
-                *head, *now.rule, secret == rt->secrets.by_rule.end() ? "" : secret->second, host);
+                *head, *now.rule,
+                !login_token.empty() ? login_token : secret == rt->secrets.by_rule.end() ? "" : secret->second, host);
             if (!prepared.credential_error.empty())
                 log(fmt::format("credential {}: {}", rule_name, prepared.credential_error));
             const bool close_after = prepared.close_client;
@@ -855,6 +880,7 @@ struct Server::Impl {
             }
             record.status = x.response_started ? x.status
                             : !x.body_error.empty() ? 400 : (x.error_kind == FailureKind::timeout ? 504 : 502);
+            if (!login_token.empty() && x.status == 401) logins->unauthorized(rule_name, login_token);
             record.bytes_up = x.up.bytes;
             record.bytes_down = x.down.bytes;
             record.duration_ms = ms_since(t0);
@@ -1031,6 +1057,7 @@ Server::~Server() {
         w->ioc.stop();
         if (w->thread.joinable()) w->thread.join();
     }
+    impl_->logins.reset();  // its thread stops before the rest goes
 }
 
 Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
@@ -1051,6 +1078,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
     if (!audit) return audit.error();
     impl->audit = std::move(*audit);
     impl->audit->set_secrets((*runtime)->secret_values);
+    impl->logins = std::make_unique<LoginBroker>(LoginBrokerOptions{opts.home, opts.log, {}});
+    impl->configure_logins(**runtime);
 
     // Intercepted hosts get their TLS material ready now, not on the first connection.
     for (const auto& rule : (*runtime)->config.credentials)
@@ -1228,6 +1257,7 @@ Status Server::reload() {
         for (const auto& h : rule.hosts)
             if (h.rfind("*.", 0) != 0) (void)impl.leaves->get(h);
     impl.audit->set_secrets((*runtime)->secret_values);
+    impl.configure_logins(**runtime);
     {
         std::lock_guard lock(impl.runtime_mutex);
         impl.runtime = *runtime;

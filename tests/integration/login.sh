@@ -22,7 +22,7 @@ done
 
 tmp=$(mktemp -d)
 logs=$tmp/airlock-output
-mkdir -p "$logs" "$tmp/host"
+mkdir -p "$logs"
 standin_pid=
 cleanup() {
   set +e
@@ -34,38 +34,15 @@ cleanup() {
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-hosts=(api.anthropic.com platform.claude.com console.anthropic.com chatgpt.com auth.openai.com
-       cloudcode-pa.googleapis.com oauth2.googleapis.com)
 
-# ---- the stand-ins, behind a test CA --------------------------------------------------------
-ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-openssl req -x509 "${ec[@]}" -keyout "$tmp/test-ca.key" -out "$tmp/test-ca.pem" -days 2 \
-  -subj /CN=airlock-test-login-ca -addext basicConstraints=critical,CA:TRUE \
-  -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-openssl req "${ec[@]}" -keyout "$tmp/up.key" -out "$tmp/up.csr" -subj /CN=standin 2>/dev/null
-san=$(printf 'DNS:%s,' "${hosts[@]}"); san=${san%,}
-printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' "$san" >"$tmp/up.ext"
-openssl x509 -req -in "$tmp/up.csr" -CA "$tmp/test-ca.pem" -CAkey "$tmp/test-ca.key" -CAcreateserial \
-  -days 2 -out "$tmp/up.pem" -extfile "$tmp/up.ext" 2>/dev/null
-python3 "$here/login_standin.py" --cert "$tmp/up.pem" --key "$tmp/up.key" --port-file "$tmp/up.port" \
-  --control-port-file "$tmp/control.port" --dir "$tmp/host" --lifetime 4 >"$tmp/standin.log" 2>&1 </dev/null &
-standin_pid=$!
-for _ in $(seq 100); do [ -s "$tmp/up.port" ] && [ -s "$tmp/control.port" ] && break; sleep 0.1; done
-[ -s "$tmp/up.port" ] || { echo "Bail out! stand-in did not start: $(cat "$tmp/standin.log")"; exit 1; }
-port_up=$(cat "$tmp/up.port")
-control="http://127.0.0.1:$(cat "$tmp/control.port")"
-standin_state() { curl -sf "$control/state"; }
-standin_post() { curl -sf -X POST "$control/$1" >/dev/null; }
+. "$here/login_lib.sh"
 
 export AIRLOCK_HOME=$tmp/home
 mkdir -p "$AIRLOCK_HOME"
 "$bin" ca init >/dev/null
 proxy_port=$(free_port)
 cfg=$AIRLOCK_HOME/config.toml
-{
-  printf '[proxy]\nport = %s\nupstream_ca = "%s"\n\n[proxy.resolve]\n' "$proxy_port" "$tmp/test-ca.pem"
-  for h in "${hosts[@]}"; do printf '"%s:443" = "127.0.0.1:%s"\n' "$h" "$port_up"; done
-} >"$cfg"
+login_proxy_config "$proxy_port" >"$cfg"
 
 # ---- import ------------------------------------------------------------------------------
 sum() { sha256sum "$1" | cut -d' ' -f1; }
@@ -106,21 +83,7 @@ python3 "$here/login_client.py" --proxy "$url2" --ca "$ca" --seconds 14 >"$tmp/c
 c2=$!
 wait $c1 || true
 wait $c2 || true
-standin_state >"$tmp/state1.json"
-python3 - "$tmp/c1.json" "$tmp/c2.json" "$tmp/state1.json" >"$tmp/verdict1" <<'PY' || true
-import json, sys
-c = [json.load(open(p)) for p in sys.argv[1:3]]
-s = json.load(open(sys.argv[3]))
-out = []
-ok_all = all(set(r["api"][p]) == {"200"} and r["api"][p]["200"] > 20 for r in c for p in r["api"])
-out.append(("every API request of both clients got 200 (%s)" % [r["api"] for r in c], ok_all))
-out.append(("the stand-in saw no violation: valid current tokens only, each refresh token once, no placeholder (%s)" % s["violations"][:5], not s["violations"]))
-out.append(("each login was refreshed by the proxy at least twice during the run (%s)" % s["refreshes"], all(n >= 2 for n in s["refreshes"].values())))
-out.append(("each client's own refreshes were answered with placeholders by the proxy (%s)" % [r["own_refresh"] for r in c], all(n >= 1 for r in c for n in r["own_refresh"].values()) and not any(r["problems"] for r in c)))
-for name, good in out:
-    print(("ok - " if good else "not ok - ") + name)
-PY
-while read -r line; do case $line in "ok - "*) ok "${line#ok - }";; *) not_ok "${line#not ok - }";; esac; done <"$tmp/verdict1"
+login_verdict "$tmp/c1.json" "$tmp/c2.json"
 if python3 - "$AIRLOCK_HOME/logins/gpt.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -52,6 +52,13 @@ struct ContainerSpec {
     std::vector<std::string> security_opt;  // "no-new-privileges"
 };
 
+// A file for Backend::write_files: `path` relative to the directory it is written under.
+struct FileEntry {
+    std::string path;
+    std::string content;
+    unsigned mode = 0644;
+};
+
 struct ContainerState {
     std::string id;
     std::string name;      // without the leading '/'
@@ -165,17 +172,18 @@ public:
     virtual Status set_owner(const std::string& id, const std::vector<std::string>& paths, std::uint32_t uid,
                              std::uint32_t gid);
 
-    // Writes `files` (paths relative to `base`, a directory that exists in the container,
-    // such as a volume's mount point) into a created or running container, owned by uid:gid
-    // with each file's mode; missing directories on the way are made (mode 0700). Existing
-    // files are replaced. Nothing runs in the container.
-    struct FileToWrite {
-        std::string path;  // relative, '/'-separated, no ".."
-        std::string content;
-        unsigned mode = 0600;
-    };
-    virtual Status put_files(const std::string& id, const std::string& base, const std::vector<FileToWrite>& files,
-                             std::uint32_t uid, std::uint32_t gid);
+    // Does `path` (absolute) exist in container `id`, created or running, volumes included?
+    // A symbolic link counts as existing. Without running anything in the container.
+    virtual Result<bool> path_exists(const std::string& id, const std::string& path);
+
+    // Writes `files` under the directory `dir` (absolute; typically a volume mount point)
+    // of container `id`, created or running, owned by uid:gid with each file's mode,
+    // replacing what is at those paths. Each file's parent directories under `dir` are
+    // made, or made owned by uid:gid with mode 0755 when present (a symbolic link there is
+    // replaced by a directory, so nothing is written outside `dir`). One request, without
+    // running anything in the container.
+    virtual Status write_files(const std::string& id, const std::string& dir, const std::vector<FileEntry>& files,
+                               std::uint32_t uid, std::uint32_t gid);
 
     // Gateway addresses of the engine's default `bridge` network (docker0), IPv4 first:
     // where a container reaches the host, so where the proxy must listen.
@@ -200,9 +208,13 @@ inline Status Backend::set_owner(const std::string& id, const std::vector<std::s
     return make_error("cannot set the owner of volumes in container '" + id + "': this backend cannot");
 }
 
-inline Status Backend::put_files(const std::string& id, const std::string&, const std::vector<FileToWrite>&,
-                                 std::uint32_t, std::uint32_t) {
-    return make_error("cannot write files into container '" + id + "': this backend cannot");
+inline Result<bool> Backend::path_exists(const std::string& id, const std::string& path) {
+    return make_error("cannot look for '" + path + "' in container '" + id + "': this backend cannot");
+}
+
+inline Status Backend::write_files(const std::string& id, const std::string& dir, const std::vector<FileEntry>&,
+                                   std::uint32_t, std::uint32_t) {
+    return make_error("cannot write files under '" + dir + "' in container '" + id + "': this backend cannot");
 }
 
 inline Result<AttachedStream> Backend::attach(const std::string& id) {

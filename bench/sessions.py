@@ -187,7 +187,8 @@ class _Bench:
         env = [f"{k}={proxy}" for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")]
         env += ["NO_PROXY=localhost,127.0.0.1", "no_proxy=localhost,127.0.0.1"]
         env += [f"{k}=/etc/airlock/ca-bundle.pem"
-                for k in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO")]
+                for k in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT",
+                          "CODEX_CA_CERTIFICATE")]
         env += ["NODE_EXTRA_CA_CERTS=/etc/airlock/ca.pem", "NODE_USE_ENV_PROXY=1",
                 "HOME=/home/agent", f"AIRLOCK_SESSION={session}"]
         if self.git_name:
@@ -200,13 +201,18 @@ class _Bench:
                   ("bind", sg, "/airlock/git", False), ("bind", sg + "/config", "/airlock/git/config", True),
                   ("bind", sg + "/hooks", "/airlock/git/hooks", True), ("bind", g + "/objects", g + "/objects", True),
                   ("bind", self.ca, "/etc/airlock/ca.pem", True),
-                  ("bind", self.bundle, "/etc/airlock/ca-bundle.pem", True),
-                  ("bind", self.hooks, "/etc/airlock/hooks", True),
-                  ("volume", home_volume, "/home/agent", False)]
+                  ("bind", self.bundle, "/etc/airlock/ca-bundle.pem", True)]
+        # The system trust stores (session/container.hpp kSystemTrustPaths).
+        mounts += [("bind", self.bundle, p, True)
+                   for p in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                             "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem",
+                             "/etc/ssl/ca-bundle.pem")]
+        mounts += [("bind", self.hooks, "/etc/airlock/hooks", True), ("volume", home_volume, "/home/agent", False)]
         mounts += [("volume", f"airlock-cache-{n}", t, False) for n, t in self.caches]
         mounts += [("bind", self.relay, "/run/airlock/relay", True), ("bind", self.run_dir, "/run/airlock/proxy", True)]
         relay = ["/run/airlock/relay", "exec", "--port", str(self.port), "--socket", "/run/airlock/proxy/proxy.sock", "--"]
-        return {"labels": {"dev.airlock.session": session, "dev.airlock.home": self.raw_home_label},
+        return {"labels": {"dev.airlock.session": session, "dev.airlock.home": self.raw_home_label,
+                           "dev.airlock.home-id": "bench-raw"},
                 "env": env, "mounts": mounts, "cmd": relay + AGENT_COMMAND + [PROMPT]}
 
     def cli_create_argv(self, name, spec):
@@ -255,6 +261,15 @@ class _Bench:
         if f"created session {session}" not in p.stdout:
             raise BenchError(f"airlock create {session}: unexpected output {p.stdout!r}")
         return ms
+
+    def airlock_container(self, session):
+        """The container airlock made for `session` (named airlock-<session>-<home id>)."""
+        p = _run(["docker", "ps", "-a", "--filter", f"label=dev.airlock.session={session}",
+                  "--filter", f"label=dev.airlock.home={self.home}", "--format", "{{.Names}}"])[1]
+        names = p.stdout.split()
+        if len(names) != 1:
+            raise BenchError(f"expected one container for airlock session {session}, found {names}")
+        return names[0]
 
     def airlock_refresh(self, session):
         ms, p = self.airlock(["refresh", session])
@@ -453,8 +468,8 @@ def run_sessions(airlock_bin: str, workdir: str, reps: int = 3, log=print) -> di
         b.airlock_create(w)
         b.raw_create(f"{w}-cli", api=False)
         b.raw_create(f"{w}-api", api=True)
-        diffs = {"cli": b.compare_containers(f"airlock-{w}", f"{w}-cli"),
-                 "api": b.compare_containers(f"airlock-{w}", f"{w}-api")}
+        diffs = {"cli": b.compare_containers(b.airlock_container(w), f"{w}-cli"),
+                 "api": b.compare_containers(b.airlock_container(w), f"{w}-api")}
         b.airlock_refresh(w)
         b.raw_refresh(f"{w}-cli", api=False)
         b.raw_refresh(f"{w}-api", api=True)

@@ -33,6 +33,7 @@ constexpr std::array<const char*, kSchemaVersion> kMigrations = {
     "  created_at TEXT"                        // UTC, ISO 8601
     ")",
 };
+const sqlite::Schema kSchema{kComponent, kMigrations, "proxy clients", "the proxy client store"};
 
 std::string sha256_hex(std::string_view data) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
@@ -127,10 +128,6 @@ ClientInfo read_info(sqlite3_stmt* s, int first_col, std::string name) {
 
 }  // namespace
 
-void ClientStore::DbCloser::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-void ClientStore::StmtFinalizer::operator()(sqlite3_stmt* s) const noexcept {
-    sqlite3_finalize(s);
-}
 
 Status validate_client_name(std::string_view name) {
     constexpr const char* allowed = "use 1 to 63 characters of a-z, 0-9, '.', '_' and '-'";
@@ -197,7 +194,7 @@ Status ClientStore::connect() {
 }
 
 Status ClientStore::migrate() {
-    return sqlite::migrate(db_.get(), path_, {kComponent, kMigrations, "proxy clients", "the proxy client store"});
+    return sqlite::migrate(db_.get(), path_, kSchema);
 }
 
 Result<bool> ClientStore::ready_for_reads() {
@@ -207,34 +204,11 @@ Result<bool> ClientStore::ready_for_reads() {
         if (auto st = connect(); !st) return st.error();
         if (!db_) return false;
     }
-    sqlite3_stmt* s = nullptr;
-    // A missing airlock_schema fails the prepare: the store is not set up yet.
-    if (sqlite3_prepare_v2(db_.get(), "SELECT version FROM airlock_schema WHERE component = ?",
-                           -1, &s, nullptr) != SQLITE_OK) {
-        Stmt guard(s);
-        // Tell "no tables yet" from a real failure (not a database, I/O error).
-        sqlite3_stmt* probe = nullptr;
-        int rc = sqlite3_prepare_v2(db_.get(), "SELECT count(*) FROM sqlite_master", -1, &probe,
-                                    nullptr);
-        Stmt probe_guard(probe);
-        if (rc != SQLITE_OK || sqlite3_step(probe) != SQLITE_ROW) {
-            return db_error("could not read the proxy client store");
-        }
-        return false;
-    }
-    Stmt guard(s);
-    bind_text(s, 1, kComponent);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) return false;
-    if (rc != SQLITE_ROW) return db_error("could not read the proxy client store");
-    int version = sqlite3_column_int(s, 0);
-    if (version > kSchemaVersion) {
-        return make_error(fmt::format(
-            "{} holds proxy clients in schema version {}, newer than this airlock "
-            "understands ({}); upgrade airlock",
-            path_.string(), version, kSchemaVersion));
-    }
-    ready_ = version >= 1;
+    auto version = sqlite::schema_version(db_.get(), path_, kComponent, "the proxy client store");
+    if (!version) return version.error();
+    if (!*version) return false;  // no tables yet
+    if (**version > kSchemaVersion) return sqlite::newer_schema(path_, kSchema, **version);
+    ready_ = **version >= 1;
     return ready_;
 }
 
@@ -249,16 +223,7 @@ Status ClientStore::require_writable() const {
 }
 
 Result<sqlite3_stmt*> ClientStore::statement(Stmt& slot, const char* sql) {
-    if (!slot) {
-        sqlite3_stmt* s = nullptr;
-        if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) !=
-            SQLITE_OK) {
-            sqlite3_finalize(s);
-            return db_error("could not prepare a query on the proxy client store");
-        }
-        slot.reset(s);
-    }
-    return slot.get();
+    return sqlite::cached_statement(db_.get(), slot, sql, path_, "the proxy client store");
 }
 
 Result<std::string> ClientStore::add(const std::string& name,

@@ -15,9 +15,7 @@
 #include <vector>
 
 #include "airlock/result.hpp"
-
-struct sqlite3;
-struct sqlite3_stmt;
+#include "airlock/sqlite_handle.hpp"
 
 namespace airlock::proxy {
 
@@ -84,14 +82,8 @@ public:
     const std::filesystem::path& path() const { return path_; }
 
 private:
-    struct DbCloser {
-        void operator()(sqlite3* db) const noexcept;
-    };
-    struct StmtFinalizer {
-        void operator()(sqlite3_stmt* s) const noexcept;
-    };
-    using Db = std::unique_ptr<sqlite3, DbCloser>;
-    using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+    using Db = sqlite::Db;
+    using Stmt = sqlite::Stmt;
 
     ClientStore(std::filesystem::path path, Mode mode);
 

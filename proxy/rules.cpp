@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "airlock/text.hpp"
 #include "proxy/base64.hpp"
 #include "proxy/hosts.hpp"
 
@@ -11,14 +12,6 @@ namespace airlock::proxy {
 namespace {
 
 constexpr std::string_view secret_marker = "{secret}";
-
-bool has_control(std::string_view s) {
-    for (char c : s) {
-        unsigned char u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) return true;
-    }
-    return false;
-}
 
 Status check_secret(const CredentialRule& rule, std::string_view secret) {
     if (secret.empty())

@@ -24,7 +24,17 @@ namespace airlock::proxy {
 using ConfigLoader = std::function<Result<Config>()>;
 
 struct ServerOptions {
-    std::filesystem::path home;        // $AIRLOCK_HOME: ca/, secrets, sessions.db, audit.jsonl
+    // Where the proxy's state lives; src/ fills these from Paths (the proxy derives no path
+    // of the data directory's layout itself).
+    std::filesystem::path ca_dir;        // the CA (ca.pem, ca-key.pem), read-only
+    std::filesystem::path client_store;  // sessions.db: the proxy clients, read-only
+    std::filesystem::path audit_log;     // audit.jsonl, rotated beside itself
+    // The directory relative paths in the configuration (secret files, [proxy] upstream_ca)
+    // are relative to: the data directory, as docs/configuration.md says.
+    std::filesystem::path relative_base;
+    // The data directory whose logins/ holds the imported subscription logins
+    // (login_store.hpp); the proxy's broker refreshes them there.
+    std::filesystem::path logins_home;
     Config config;                     // initial configuration
     ConfigLoader reload_config;        // may be empty: reload then only re-reads secrets
     std::vector<std::string> listen;   // IP addresses; empty = config.proxy.listen, else 127.0.0.1

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "backends/docker/container_spec.hpp"
+#include "session/agent_files.hpp"
 #include "session/network.hpp"
 #include "session/session_repo.hpp"
 
@@ -88,8 +89,9 @@ Result<ContainerSpec> build_container_spec(const Session& s, const HostSettings&
     spec.mounts.push_back({host.session_git_dir + "/config", git_dir + "/config", true, Mount::bind});
     spec.mounts.push_back({host.session_git_dir + "/hooks", git_dir + "/hooks", true, Mount::bind});
     for (const auto& dir : host.object_dirs) spec.mounts.push_back({dir, dir, true, Mount::bind});
-    spec.mounts.push_back({host.ca_cert, "/etc/airlock/ca.pem", true, Mount::bind});
-    spec.mounts.push_back({host.ca_bundle, "/etc/airlock/ca-bundle.pem", true, Mount::bind});
+    spec.mounts.push_back({host.ca_cert, kCaPath, true, Mount::bind});
+    spec.mounts.push_back({host.ca_bundle, kCaBundlePath, true, Mount::bind});
+    for (const char* path : kSystemTrustPaths) spec.mounts.push_back({host.ca_bundle, path, true, Mount::bind});
     spec.mounts.push_back({host.hooks_dir, "/etc/airlock/hooks", true, Mount::bind});
     if (s.prompt_mode == PromptMode::stdin_ && !host.prompt_file.empty())
         spec.mounts.push_back({host.prompt_file, "/etc/airlock/prompt", true, Mount::bind});
@@ -107,9 +109,8 @@ Result<ContainerSpec> build_container_spec(const Session& s, const HostSettings&
         spec.env.push_back("NO_PROXY=localhost,127.0.0.1");  // the container's own loopback
         spec.env.push_back("no_proxy=localhost,127.0.0.1");
     }
-    for (const char* k : {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"})
-        spec.env.push_back(fmt::format("{}=/etc/airlock/ca-bundle.pem", k));
-    spec.env.push_back("NODE_EXTRA_CA_CERTS=/etc/airlock/ca.pem");
+    for (const char* k : kCaBundleVariables) spec.env.push_back(fmt::format("{}={}", k, kCaBundlePath));
+    spec.env.push_back(fmt::format("NODE_EXTRA_CA_CERTS={}", kCaPath));  // added to Node's own roots
     spec.env.push_back("NODE_USE_ENV_PROXY=1");
     spec.env.push_back(fmt::format("HOME={}", kAgentHome));
     spec.env.push_back(fmt::format("AIRLOCK_SESSION={}", s.name));
@@ -127,7 +128,11 @@ Result<ContainerSpec> build_container_spec(const Session& s, const HostSettings&
         spec.env.push_back("GIT_AUTHOR_EMAIL=" + host.git_author_email);
         spec.env.push_back("GIT_COMMITTER_EMAIL=" + host.git_author_email);
     }
-    for (const auto& e : s.extra_env) spec.env.push_back(e);
+    // The agent definition's variables, then --env: each replaces an earlier one of its name.
+    if (auto agent = host.agents.find(s.agent); !s.agent.empty() && agent != host.agents.end())
+        for (const auto& [k, v] : agent->second.env)
+            if (!is_reserved_agent_env(k)) set_env(spec.env, fmt::format("{}={}", k, v));
+    for (const auto& e : s.extra_env) set_env(spec.env, e);
 
     // Confined and none have no route to the host: no name for it either.
     if (network == NetworkKind::open || network == NetworkKind::user)

@@ -42,6 +42,10 @@ struct HostSettings {
     std::vector<CacheVolume> caches;
     std::vector<CredentialRule> credentials;  // for the placeholders
     std::vector<HomeFile> home_files;         // placeholder login files
+    // The agent definitions of the configuration now ([agent.<name>] env and files): a
+    // session gets its agent's env at create and refresh, so a changed definition applies
+    // on the next refresh.
+    std::map<std::string, AgentDefinition> agents;
     std::string user;            // "uid:gid"; "" = the image's user
     std::string git_author_name;
     std::string git_author_email;
@@ -59,6 +63,28 @@ inline constexpr const char* kAgentHome = "/home/agent";
 inline constexpr const char* kRelayPath = "/run/airlock/relay";
 inline constexpr const char* kProxySocketDir = "/run/airlock/proxy";
 inline constexpr const char* kProxySocketName = "proxy.sock";
+// Where the container finds airlock's CA alone and merged with the host's roots.
+inline constexpr const char* kCaPath = "/etc/airlock/ca.pem";
+inline constexpr const char* kCaBundlePath = "/etc/airlock/ca-bundle.pem";
+
+// The system trust stores of the common distributions. The merged bundle is mounted
+// read-only over each, so a TLS client that reads its platform's default store trusts
+// airlock's CA with no per-tool setting. A path the image lacks becomes an empty mount
+// point the engine makes in the container's own layer (parent directories included);
+// a path that is a symbolic link in the image is mounted where the link points.
+inline constexpr const char* kSystemTrustPaths[] = {
+    "/etc/ssl/certs/ca-certificates.crt",              // Debian, Ubuntu, Alpine, Gentoo
+    "/etc/pki/tls/certs/ca-bundle.crt",                // Fedora, RHEL, CentOS, Amazon Linux
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  // Fedora/RHEL (what the above links to)
+    "/etc/ssl/cert.pem",                               // Alpine, Arch, LibreSSL/BoringSSL defaults
+    "/etc/ssl/ca-bundle.pem",                          // openSUSE, SLES
+};
+
+// Variables naming the merged bundle (a file with every root a client needs): OpenSSL
+// and Go (SSL_CERT_FILE), Python requests, curl, git, pip, Codex (whose WebSocket
+// client has ignored SSL_CERT_FILE in some versions).
+inline constexpr const char* kCaBundleVariables[] = {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                                                     "GIT_SSL_CAINFO", "PIP_CERT", "CODEX_CA_CERTIFICATE"};
 
 // Names on the engine include the home's id, so two homes (two users on one engine) with a
 // session of the same name never share a container or a volume.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <set>
 
 #include "backends/docker/container_spec.hpp"
+#include "session/agent_files.hpp"
 #include "session/names.hpp"
 #include "session/network.hpp"
 #include "session/session_repo.hpp"
@@ -197,21 +199,8 @@ Status SessionManager::ensure_home_volume(const Session& s) {
 
 // The home and cache mount points owned by the uid:gid the container runs as (a fresh
 // volume is root's, or whatever the image's directory was).
-Status SessionManager::prepare_ownership(const std::string& container_id, const ContainerSpec& spec,
-                                         const std::vector<std::string>& scope) {
-    // The placeholder login files of the credentials in the session's scope.
-    std::vector<Backend::FileToWrite> files;
-    for (const auto& f : settings_.host.home_files) {
-        bool in_scope = scope.empty() || std::find(scope.begin(), scope.end(), f.credential) != scope.end();
-        if (in_scope) files.push_back({f.path, f.content, f.mode});
-    }
+Status SessionManager::prepare_ownership(const std::string& container_id, const ContainerSpec& spec) {
     auto ids = numeric_user(settings_.host.user);
-    const auto owner = ids.value_or(std::pair<std::uint32_t, std::uint32_t>{1000, 1000});  // the image's agent
-    const auto write_files = [&](const std::string& id) -> Status {
-        if (files.empty()) return {};
-        return backend_.put_files(id, kAgentHome, files, owner.first, owner.second);
-    };
-    if (!ids && !spec.read_only_rootfs) return write_files(container_id);
     if (!ids) return {};
     // The home, each cache's mount point, and the directories between them (~/.cargo for
     // ~/.cargo/registry: the engine makes those as root when it mounts the cache).
@@ -228,10 +217,7 @@ Status SessionManager::prepare_ownership(const std::string& container_id, const 
     }
     std::sort(paths.begin(), paths.end());
     paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
-    if (!spec.read_only_rootfs) {
-        if (auto st = backend_.set_owner(container_id, paths, ids->first, ids->second); !st) return st;
-        return write_files(container_id);
-    }
+    if (!spec.read_only_rootfs) return backend_.set_owner(container_id, paths, ids->first, ids->second);
     // The engine writes into a read-only root only inside volumes, and the owner of a volume's
     // root is set from its parent directory: a writable twin (never started) does it.
     ContainerSpec twin;
@@ -247,9 +233,52 @@ Status SessionManager::prepare_ownership(const std::string& container_id, const 
     auto id = backend_.create_container(twin);
     if (!id) return id.error();
     auto st = backend_.set_owner(*id, paths, ids->first, ids->second);
-    if (st) st = write_files(*id);
     (void)backend_.remove(*id, true);
     return st;
+}
+
+// The placeholder login of each login rule in the session's scope (host.home_files), written
+// at create and refresh whatever is there: placeholders only, never a token.
+Status SessionManager::write_login_files(const std::string& container_id, const Session& s) {
+    std::vector<FileEntry> entries;
+    for (const auto& f : settings_.host.home_files) {
+        bool in_scope = s.credentials.empty() ||
+                        std::find(s.credentials.begin(), s.credentials.end(), f.credential) != s.credentials.end();
+        if (in_scope) entries.push_back({f.path, f.content, f.mode});
+    }
+    if (entries.empty()) return {};
+    auto ids = numeric_user(settings_.host.user).value_or(std::pair<std::uint32_t, std::uint32_t>{0, 0});
+    if (auto st = backend_.write_files(container_id, kAgentHome, entries, ids.first, ids.second); !st)
+        return make_error(fmt::format("{} (the placeholder logins)", st.error().message));
+    return {};
+}
+
+Status SessionManager::write_agent_files(const std::string& container_id, const Session& s,
+                                         const Progress& progress) {
+    auto agent = settings_.host.agents.find(s.agent);
+    if (s.agent.empty() || agent == settings_.host.agents.end() || agent->second.files.empty()) return {};
+    std::set<std::string> existing;
+    for (const auto& f : agent->second.files) {
+        if (f.overwrite) continue;
+        auto there = backend_.path_exists(container_id, std::string(kAgentHome) + "/" + f.path);
+        if (!there) return there.error();
+        if (*there) existing.insert(f.path);
+    }
+    auto todo = files_to_write(agent->second.files, existing);
+    if (todo.empty()) return {};
+    // The container runs as the host user: its files are that user's (root's when the
+    // container runs as the image's user, which is what a user-less session is).
+    auto ids = numeric_user(settings_.host.user).value_or(std::pair<std::uint32_t, std::uint32_t>{0, 0});
+    std::vector<FileEntry> entries;
+    std::vector<std::string> names;
+    for (const auto& f : todo) {
+        entries.push_back({f.path, f.content, f.mode});
+        names.push_back(f.path);
+    }
+    if (auto st = backend_.write_files(container_id, kAgentHome, entries, ids.first, ids.second); !st)
+        return make_error(fmt::format("{} (the files of [agent.{}] in config.toml)", st.error().message, s.agent));
+    progress(fmt::format("wrote {} into the session's home ([agent.{}] files)", fmt::join(names, ", "), s.agent));
+    return {};
 }
 
 Status SessionManager::start_counted(const std::string& container_id, const std::string& session,
@@ -291,9 +320,14 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
                           "confined session cannot reach the proxy; reinstall airlock, or choose --network open");
     if (r.agent_definition.command.empty())
         return make_error(fmt::format("agent '{}' has an empty command; fix [agent.{}] in config.toml", r.agent, r.agent));
-    for (const auto& e : r.extra_env)
+    for (const auto& e : r.extra_env) {
         if (e.find('=') == std::string::npos || e.front() == '=')
             return make_error(fmt::format("--env '{}': expected KEY=VALUE", e));
+        if (is_reserved_agent_env(e.substr(0, e.find('='))))
+            return make_error(fmt::format("--env '{}': airlock sets {} itself (the proxy, the home, the session's "
+                                          "name); leave it out",
+                                          e, e.substr(0, e.find('='))));
+    }
     if (home_id().empty()) return make_error("this airlock home has no id; cannot name its containers");
     auto existing = store_.get(name);
     if (!existing) return existing.error();
@@ -403,7 +437,9 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     s.image_id = *state ? (*state)->image_id : "";
     if (auto st = store_.update(s); !st) return st.error();
     crash_point("create:container");
-    if (auto st = prepare_ownership(*id, *spec, s.credentials); !st) return st.error();
+    if (auto st = prepare_ownership(*id, *spec); !st) return st.error();
+    if (auto st = write_agent_files(*id, s, progress); !st) return st.error();
+    if (auto st = write_login_files(*id, s); !st) return st.error();
 
     // The last step: the row says running (committed) before the agent can run, and the
     // start is counted against max_containers under the start lock.
@@ -521,7 +557,9 @@ Status SessionManager::finish_refresh(Session s, const Progress& progress) {
     crash_point("refresh:renamed");
     HostSettings host = host_for(s);
     if (auto spec = build_container_spec(s, host, "ownership"); spec)
-        if (auto st = prepare_ownership(keep->id, *spec, s.credentials); !st) return st;
+        if (auto st = prepare_ownership(keep->id, *spec); !st) return st;
+    if (auto st = write_agent_files(keep->id, s, progress); !st) return st;
+    if (auto st = write_login_files(keep->id, s); !st) return st;
     if (keep->status != "running") {
         if (auto st = start_counted(keep->id, s.name); !st) {
             (void)store_.set_status(s.name, SessionStatus::stopped,
@@ -741,13 +779,13 @@ Result<std::vector<SessionView>> SessionManager::list() {
         if (interrupted == Operation::create && s.status != SessionStatus::creating)
             interrupted.reset();  // the create had committed its row: nothing to recover
         if (busy) {
-            v.state = s.status == SessionStatus::creating   ? "creating"
-                      : s.status == SessionStatus::deleting ? "deleting"
-                                                            : "refreshing";
+            v.state = s.status == SessionStatus::creating || s.status == SessionStatus::deleting
+                          ? std::string(to_string(s.status))
+                          : "refreshing";
         } else if (interrupted || s.status == SessionStatus::creating || s.status == SessionStatus::deleting) {
             v.state = "interrupted";
         } else if (it == by_id.end()) {
-            v.state = "lost";
+            v.state = to_string(SessionStatus::lost);
             if (s.status != SessionStatus::lost) {
                 newly_lost.push_back(s.name);
                 s.status = SessionStatus::lost;

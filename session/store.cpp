@@ -234,10 +234,6 @@ Error no_such_session(std::string_view name) {
 
 }  // namespace
 
-void SessionStore::DbCloser::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-void SessionStore::StmtFinalizer::operator()(sqlite3_stmt* s) const noexcept {
-    sqlite3_finalize(s);
-}
 
 SessionStore::SessionStore(std::filesystem::path path) : path_(std::move(path)) {}
 SessionStore::SessionStore(SessionStore&&) noexcept = default;
@@ -271,16 +267,7 @@ Status SessionStore::migrate() {
 }
 
 Result<sqlite3_stmt*> SessionStore::statement(Stmt& slot, const char* sql) {
-    if (!slot) {
-        sqlite3_stmt* s = nullptr;
-        if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) !=
-            SQLITE_OK) {
-            sqlite3_finalize(s);
-            return db_error("could not prepare a query on the session store");
-        }
-        slot.reset(s);
-    }
-    return slot.get();
+    return sqlite::cached_statement(db_.get(), slot, sql, path_, "the session store");
 }
 
 // Steps a write statement and turns "no row changed" into "no such session".

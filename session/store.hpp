@@ -17,10 +17,8 @@
 #include <vector>
 
 #include "airlock/result.hpp"
+#include "airlock/sqlite_handle.hpp"
 #include "session/session.hpp"
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace airlock::session {
 
@@ -79,14 +77,8 @@ public:
     const std::filesystem::path& path() const { return path_; }
 
 private:
-    struct DbCloser {
-        void operator()(sqlite3* db) const noexcept;
-    };
-    struct StmtFinalizer {
-        void operator()(sqlite3_stmt* s) const noexcept;
-    };
-    using Db = std::unique_ptr<sqlite3, DbCloser>;
-    using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+    using Db = sqlite::Db;
+    using Stmt = sqlite::Stmt;
 
     explicit SessionStore(std::filesystem::path path);
 

@@ -1,7 +1,9 @@
 #include "config.hpp"
 
+#include "airlock/text.hpp"
 #include "backends/docker/container_spec.hpp"
 #include "proxy/login.hpp"
+#include "session/agent_files.hpp"
 #include "session/network.hpp"
 
 #include <arpa/inet.h>
@@ -67,17 +69,7 @@ const CredentialRule* find_preset(std::string_view name) {
     return nullptr;
 }
 
-const std::map<std::string, AgentDefinition>& builtin_agents() {
-    // The agent runs in the attached terminal, so each starts interactively with the
-    // prompt as its first message; the container is the sandbox, hence no approvals.
-    static const std::map<std::string, AgentDefinition> agents = {
-        {"claude", {{"claude", "--dangerously-skip-permissions"}, PromptMode::arg}},
-        {"codex", {{"codex", "--dangerously-bypass-approvals-and-sandbox"}, PromptMode::arg}},
-        {"gemini", {{"gemini", "--yolo", "--prompt-interactive"}, PromptMode::arg}},
-        {"shell", {{"sh", "-c"}, PromptMode::arg}},
-    };
-    return agents;
-}
+// builtin_agents(): builtin_agents.cpp (the agents and what each needs in a session).
 
 const std::vector<CacheVolume>& default_caches() {
     static const std::vector<CacheVolume> caches = {
@@ -231,13 +223,6 @@ bool is_env_name(std::string_view s) {
     });
 }
 
-bool has_control(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) {
-        auto u = static_cast<unsigned char>(c);
-        return u < 0x20 || u == 0x7f;
-    });
-}
-
 bool is_header_token(std::string_view s) {
     static constexpr std::string_view specials = "!#$%&'*+-.^_`|~";
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
@@ -304,7 +289,10 @@ private:
     CredentialRule parse_credential(const toml::table& table, std::size_t index) const;
     SecretSource parse_secret(const Section& s) const;
     std::vector<CacheVolume> parse_caches(const toml::node& node) const;
-    void parse_agents(const toml::table& table, std::map<std::string, AgentDefinition>& agents) const;
+    void parse_agents(const toml::table& table, std::map<std::string, AgentDefinition>& agents,
+                      const std::vector<CacheVolume>& caches) const;
+    std::vector<AgentFile> parse_agent_files(const toml::node& node, const std::string& label,
+                                             const std::vector<CacheVolume>& caches) const;
     std::vector<const toml::table*> array_of_tables(const toml::node& node, std::string_view name) const;
 
     std::string source_;
@@ -427,7 +415,7 @@ Config Parser::parse(const toml::table& root) const {
     if (const toml::node* node = root.get("cache")) config.caches = parse_caches(*node);
     if (const toml::node* node = root.get("agent")) {
         if (!node->is_table()) fail(node->source(), fmt::format("agent: expected a table ([agent.<name>]), got {}", type_name(node->type())));
-        parse_agents(*node->as_table(), config.agents);
+        parse_agents(*node->as_table(), config.agents, config.caches);
     }
     return config;
 }
@@ -816,7 +804,8 @@ std::vector<CacheVolume> Parser::parse_caches(const toml::node& node) const {
     return caches;
 }
 
-void Parser::parse_agents(const toml::table& table, std::map<std::string, AgentDefinition>& agents) const {
+void Parser::parse_agents(const toml::table& table, std::map<std::string, AgentDefinition>& agents,
+                          const std::vector<CacheVolume>& caches) const {
     for (auto&& [key, value] : table) {
         const toml::source_region& key_at = key.source().begin.line ? key.source() : value.source();
         std::string name(key.str());
@@ -827,7 +816,7 @@ void Parser::parse_agents(const toml::table& table, std::map<std::string, AgentD
         if (!value.is_table()) {
             fail(value.source(), fmt::format("{}: expected a table with command and prompt, got {}", label, type_name(value.type())));
         }
-        Section s(*this, *value.as_table(), label, {"command", "prompt"});
+        Section s(*this, *value.as_table(), label, {"command", "prompt", "env", "files", "inherit_builtin"});
         auto builtin = builtin_agents().find(name);
         AgentDefinition agent = builtin != builtin_agents().end() ? builtin->second : AgentDefinition{};
         if (auto command = s.strings("command")) {
@@ -843,8 +832,89 @@ void Parser::parse_agents(const toml::table& table, std::map<std::string, AgentD
             if (!mode) s.fail(*s.get("prompt"), "prompt", fmt::format("must be one of arg, stdin, none (got {})", toml_quote(*prompt)));
             agent.prompt = *mode;
         }
+        // A built-in agent's env and files are the base the file's add to or replace
+        // (by name, by path), unless inherit_builtin = false drops them.
+        if (auto inherit = s.boolean("inherit_builtin"); inherit && !*inherit) {
+            agent.env.clear();
+            agent.files.clear();
+        }
+        if (const toml::table* env = s.subtable("env")) {
+            for (auto&& [var, val] : *env) {
+                std::string var_name(var.str());
+                std::string what = fmt::format("{} env", label);
+                if (!is_env_name(var_name))
+                    fail(val.source(), fmt::format("{} {} is not an environment variable name (letters, digits, '_')",
+                                                   what, toml_quote(var_name)));
+                if (session::is_reserved_agent_env(var_name))
+                    fail(val.source(), fmt::format("{} {}: airlock sets that variable itself (the proxy, the home, "
+                                                   "the session's name); leave it out",
+                                                   what, var_name));
+                if (!val.is_string())
+                    fail(val.source(), fmt::format("{} {}: expected a string, got {}", what, var_name, type_name(val.type())));
+                const std::string& text = val.as_string()->get();
+                if (text.find('\0') != std::string::npos)
+                    fail(val.source(), fmt::format("{} {}: the value contains a NUL character", what, var_name));
+                agent.env[var_name] = text;
+            }
+        }
+        if (const toml::node* files = s.get("files")) {
+            for (auto& file : parse_agent_files(*files, label, caches)) {
+                auto same = std::find_if(agent.files.begin(), agent.files.end(),
+                                         [&](const AgentFile& f) { return f.path == file.path; });
+                if (same != agent.files.end()) *same = std::move(file);
+                else agent.files.push_back(std::move(file));
+            }
+        }
         agents[name] = std::move(agent);
     }
+}
+
+std::vector<AgentFile> Parser::parse_agent_files(const toml::node& node, const std::string& label,
+                                                 const std::vector<CacheVolume>& caches) const {
+    std::vector<AgentFile> files;
+    const std::string name = label.substr(1, label.size() - 2);  // "agent.codex"
+    auto tables = array_of_tables(node, name + ".files");
+    for (std::size_t i = 0; i < tables.size(); ++i) {
+        Section s(*this, *tables[i], fmt::format("[[{}.files]] #{}", name, i + 1), {"path", "content", "mode", "overwrite"});
+        AgentFile file;
+        auto path = s.string("path");
+        if (!path) s.fail_here("missing required key \"path\" (relative to the session's home, e.g. \".codex/config.toml\")");
+        if (auto ok = session::validate_home_file_path(*path); !ok)
+            s.fail(*s.get("path"), "path", fmt::format("is invalid: {}", ok.error().message));
+        const std::string in_container = std::string("/home/agent/") + *path;
+        for (const auto& c : caches)
+            if (in_container == c.target || in_container.starts_with(c.target + "/"))
+                s.fail(*s.get("path"), "path",
+                       fmt::format("{} is inside the cache volume {} ({}), which every session shares; write it "
+                                   "elsewhere",
+                                   toml_quote(*path), toml_quote(c.name), c.target));
+        for (const auto& other : files)
+            if (other.path == *path) s.fail(*s.get("path"), "path", fmt::format("{} is given twice", toml_quote(*path)));
+        file.path = *path;
+        auto content = s.string("content");
+        if (!content) s.fail_here("missing required key \"content\" (the file's text)");
+        if (content->size() > session::kMaxAgentFileBytes)
+            s.fail(*s.get("content"), "content", fmt::format("is {} bytes; the most is {}", content->size(), session::kMaxAgentFileBytes));
+        file.content = std::move(*content);
+        if (const toml::node* mode = s.get("mode")) {
+            std::optional<std::int64_t> value;
+            if (mode->is_integer()) value = mode->as_integer()->get();
+            else if (mode->is_string()) {
+                const std::string& text = mode->as_string()->get();
+                bool octal = !text.empty() && text.size() <= 5 &&
+                             std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '7'; });
+                if (octal) value = std::stoll(text, nullptr, 8);
+            } else s.type_error(*mode, "mode", "an octal integer such as 0o600 (or the string \"0600\")");
+            if (!value || *value < 0 || *value > 07777)
+                s.fail(*mode, "mode", "must be a file mode from 0o000 to 0o7777, e.g. 0o600 or \"0644\"");
+            if ((*value & 0400) == 0)
+                s.fail(*mode, "mode", "must let the owner read the file (0o400), or the agent cannot read it");
+            file.mode = static_cast<unsigned>(*value);
+        }
+        if (auto overwrite = s.boolean("overwrite")) file.overwrite = *overwrite;
+        files.push_back(std::move(file));
+    }
+    return files;
 }
 
 }  // namespace
@@ -901,6 +971,28 @@ std::string string_array(const std::vector<std::string>& items) {
         out += toml_quote(items[i]);
     }
     return out + "]";
+}
+
+// A TOML multi-line basic string holding `s` exactly ("""...""", starting on a new line);
+// backslashes, control characters other than newline and tab, and quotes that could form
+// """ are escaped.
+std::string toml_multiline(std::string_view s) {
+    std::string out = "\"\"\"\n";
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        switch (c) {
+            case '"':  // escaped only where it could make three in a row or touch the closing """
+                out += (i + 1 == s.size() || s[i + 1] == '"') ? "\\\"" : "\"";
+                break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += '\n'; break;
+            case '\t': out += '\t'; break;
+            default:
+                if (c < 0x20 || c == 0x7f) out += fmt::format("\\u{:04X}", static_cast<unsigned>(c));
+                else out += static_cast<char>(c);
+        }
+    }
+    return out + "\"\"\"";
 }
 
 // Bare keys where TOML allows them, quoted otherwise.
@@ -994,7 +1086,19 @@ std::string render_config(const Config& config) {
         line(fmt::format("[agent.{}]", toml_key(name)));
         line(fmt::format("command = {}", string_array(agent.command)));
         line(fmt::format("prompt = {}", toml_quote(to_string(agent.prompt))));
+        if (builtin_agents().contains(name)) line("inherit_builtin = false  # env and files below are the whole definition");
+        std::string env;
+        for (const auto& [k, v] : agent.env) env += fmt::format("{}{} = {}", env.empty() ? "" : ", ", toml_key(k), toml_quote(v));
+        line(env.empty() ? "env = {}" : fmt::format("env = {{ {} }}", env));
         line("");
+        for (const auto& file : agent.files) {
+            line(fmt::format("[[agent.{}.files]]", toml_key(name)));
+            line(fmt::format("path = {}", toml_quote(file.path)));
+            line(fmt::format("mode = 0o{:o}", file.mode));
+            line(fmt::format("overwrite = {}", file.overwrite));
+            line(fmt::format("content = {}", toml_multiline(file.content)));
+            line("");
+        }
     }
     return out;
 }
@@ -1107,6 +1211,16 @@ std::string starter_config() {
 # [agent.shell]
 # command = ["sh", "-c"]
 # prompt = "arg"
+# Each agent may also set variables in its container and write files into the session's
+# home (written when absent at create and refresh; overwrite = true replaces them). The
+# built-in claude, codex and gemini carry what they need to start without sign-in or trust
+# prompts (`airlock config show` prints it; docs/agents.md). Adding to codex, for example:
+#   [agent.codex]
+#   env = { MY_VAR = "value" }
+#   [[agent.codex.files]]
+#   path = ".codex/AGENTS.md"
+#   content = """..."""
+#   mode = 0o644
 )";
 }
 

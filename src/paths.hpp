@@ -28,6 +28,8 @@ struct Paths {
     std::filesystem::path proxy_lock() const { return home / "proxy.lock"; }  // flock: one starter at a time
     std::filesystem::path proxy_log() const { return home / "proxy.log"; }
     std::filesystem::path audit_log() const { return home / "audit.jsonl"; }
+    // The running proxy's control socket: its stats as one JSON line (proxy status).
+    std::filesystem::path control_socket() const { return home / "proxy.sock"; }
     // The proxy's Unix socket for confined sessions, alone in its directory (mode 0700),
     // which is what containers mount.
     std::filesystem::path run_dir() const { return home / "run"; }

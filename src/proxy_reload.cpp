@@ -19,7 +19,7 @@ namespace airlock {
 namespace {
 
 std::optional<unsigned long long> reload_count(const Paths& paths) {
-    auto status = query_status(paths.home / "proxy.sock");
+    auto status = query_status(paths.control_socket());
     if (!status) return std::nullopt;
     static const std::regex line(R"((^|\n)reloads: (\d+))");
     std::smatch m;

@@ -9,7 +9,6 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <set>
 #include <cctype>
 #include <cstdint>
 #include <cstdlib>
@@ -18,6 +17,7 @@
 #include <optional>
 
 #include "backends/docker/container_spec.hpp"
+#include "backends/docker/tar_writer.hpp"
 
 namespace airlock::docker {
 
@@ -143,8 +143,8 @@ std::optional<int> exit_code_from_status(std::string_view status) {
 
 namespace {
 
-std::string entry_header(std::string_view name, std::uint32_t uid, std::uint32_t gid, unsigned mode,
-                         std::int64_t mtime, std::uint64_t size, char type) {
+std::string directory_header(std::string_view name, std::uint32_t uid, std::uint32_t gid, unsigned mode,
+                             std::int64_t mtime) {
     std::string header(512, '\0');
     auto field = [&](std::size_t at, std::size_t width, std::string_view text) {
         header.replace(at, text.size(), text);
@@ -153,13 +153,13 @@ std::string entry_header(std::string_view name, std::uint32_t uid, std::uint32_t
     auto octal = [&](std::size_t at, std::size_t width, std::uint64_t value) {
         field(at, width, fmt::format("{:0{}o}", value, width - 1));  // digits, then the NUL already there
     };
-    field(0, 100, type == '5' ? std::string(name) + "/" : std::string(name));
+    field(0, 100, std::string(name) + "/");
     octal(100, 8, mode & 07777);
     octal(108, 8, uid);
     octal(116, 8, gid);
-    octal(124, 12, size);
+    octal(124, 12, 0);  // size
     octal(136, 12, static_cast<std::uint64_t>(mtime < 0 ? 0 : mtime));
-    header[156] = type;  // '5' directory, '0' regular file
+    header[156] = '5';  // directory
     field(257, 6, std::string_view("ustar\0", 6));
     field(263, 2, "00");
     header.replace(148, 8, 8, ' ');
@@ -171,32 +171,7 @@ std::string entry_header(std::string_view name, std::uint32_t uid, std::uint32_t
     return header;
 }
 
-std::string directory_header(std::string_view name, std::uint32_t uid, std::uint32_t gid, unsigned mode,
-                             std::int64_t mtime) {
-    return entry_header(name, uid, gid, mode, mtime, 0, '5');
-}
-
 }  // namespace
-
-Result<std::string> files_tar(const std::vector<Backend::FileToWrite>& files, std::uint32_t uid, std::uint32_t gid,
-                              std::int64_t mtime) {
-    std::string out;
-    std::set<std::string> dirs;
-    for (const auto& f : files) {
-        const std::string& p = f.path;
-        if (p.empty() || p.front() == '/' || p.back() == '/' || p.size() >= 99 || p.find("//") != std::string::npos ||
-            p == ".." || p.starts_with("../") || p.find("/../") != std::string::npos || p.ends_with("/.."))
-            return make_error(fmt::format("cannot write '{}' into a container: expected a relative path without '..' "
-                                          "shorter than 99 characters",
-                                          p));
-        for (auto slash = p.find('/'); slash != std::string::npos; slash = p.find('/', slash + 1))
-            if (dirs.insert(p.substr(0, slash)).second) out += directory_header(p.substr(0, slash), uid, gid, 0700, mtime);
-        out += entry_header(p, uid, gid, f.mode, mtime, f.content.size(), '0');
-        out += f.content;
-        out.append((512 - f.content.size() % 512) % 512, '\0');
-    }
-    return out + std::string(1024, '\0');
-}
 
 std::string directory_owner_tar(std::string_view name, std::uint32_t uid, std::uint32_t gid, unsigned mode,
                                 std::int64_t mtime) {
@@ -208,6 +183,38 @@ std::string directories_owner_tar(const std::vector<std::string>& names, std::ui
     std::string out;
     for (const auto& name : names) out += directory_header(name, uid, gid, mode, mtime);
     return out + std::string(1024, '\0');  // two zero blocks end the archive
+}
+
+Result<std::string> files_owner_tar(const std::vector<FileEntry>& files, std::uint32_t uid, std::uint32_t gid,
+                                    std::uint64_t mtime) {
+    std::vector<std::string> dirs;
+    for (const auto& f : files) {
+        if (f.path.empty() || f.path.front() == '/')
+            return make_error(fmt::format("cannot write '{}': expected a relative path", f.path));
+        for (std::size_t start = 0;;) {
+            auto slash = f.path.find('/', start);
+            auto part = std::string_view(f.path).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+            if (part.empty() || part == "." || part == "..")
+                return make_error(fmt::format("cannot write '{}': a path part is empty, '.' or '..'", f.path));
+            if (slash == std::string::npos) break;
+            auto dir = f.path.substr(0, slash);
+            if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+            start = slash + 1;
+        }
+    }
+    std::stable_sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) {
+        return std::count(a.begin(), a.end(), '/') < std::count(b.begin(), b.end(), '/');
+    });
+    std::string out;
+    TarWriter tar([&out](std::string_view bytes) { out.append(bytes); });
+    tar.set_owner(uid, gid);
+    tar.set_mtime(mtime);
+    for (const auto& d : dirs)
+        if (auto st = tar.add_directory(d, 0755); !st) return st.error();
+    for (const auto& f : files)
+        if (auto st = tar.add_file(f.path, f.content, f.mode); !st) return st.error();
+    tar.finish();
+    return out;
 }
 
 // ---- The backend -------------------------------------------------------------------
@@ -610,20 +617,36 @@ public:
         return {};
     }
 
-    Status put_files(const std::string& id, const std::string& base, const std::vector<FileToWrite>& files,
-                     std::uint32_t uid, std::uint32_t gid) override {
-        auto tar = files_tar(files, uid, gid, static_cast<std::int64_t>(std::time(nullptr)));
+    Result<bool> path_exists(const std::string& id, const std::string& path) override {
+        EngineRequest req;
+        req.method = "HEAD";
+        req.target = "/containers/" + encode(id) + "/archive?path=" + encode(path);
+        auto r = client_.request(req);
+        if (!r) return r.error();
+        if (r->status == 200) return true;
+        // 404 names both a missing path and a missing container: tell them apart.
+        if (r->status == 404) {
+            auto c = inspect(id);
+            if (!c) return c.error();
+            if (!*c) return make_error(fmt::format("no such container: '{}'", id));
+            return false;
+        }
+        return failure(fmt::format("cannot look for '{}' in container '{}'", path, id), *r);
+    }
+
+    Status write_files(const std::string& id, const std::string& dir, const std::vector<FileEntry>& files,
+                       std::uint32_t uid, std::uint32_t gid) override {
+        if (files.empty()) return {};
+        auto tar = files_owner_tar(files, uid, gid, static_cast<std::uint64_t>(std::time(nullptr)));
         if (!tar) return tar.error();
         EngineRequest req;
         req.method = "PUT";
-        req.target = "/containers/" + encode(id) + "/archive?path=" + encode(base);
+        req.target = "/containers/" + encode(id) + "/archive?path=" + encode(dir);
         req.body = std::move(*tar);
         req.headers["Content-Type"] = "application/x-tar";
         auto r = client_.request(req);
-        explicit_bzero(req.body.data(), req.body.size());
         if (!r) return r.error();
-        if (r->status != 200)
-            return failure(fmt::format("cannot write the login files into {} of container '{}'", base, id), *r);
+        if (r->status != 200) return failure(fmt::format("cannot write files under '{}' in container '{}'", dir, id), *r);
         return {};
     }
 

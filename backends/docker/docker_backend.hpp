@@ -47,11 +47,12 @@ std::string directory_owner_tar(std::string_view name, std::uint32_t uid, std::u
 std::string directories_owner_tar(const std::vector<std::string>& names, std::uint32_t uid, std::uint32_t gid,
                                   unsigned mode, std::int64_t mtime);
 
-// A tar archive of `files` (relative paths, contents, modes) owned by uid:gid, with an
-// entry (mode 0700) for each directory on the way, parents first. Errors: an absolute path,
-// "..", an empty component, or a name of 99 bytes or more.
-Result<std::string> files_tar(const std::vector<Backend::FileToWrite>& files, std::uint32_t uid, std::uint32_t gid,
-                              std::int64_t mtime);
+// A tar archive of `files` (paths relative to where it is extracted) owned by uid:gid with
+// their modes, each file's parent directories first (mode 0755, same owner, each once,
+// parents before children). Errors: a path that is empty, absolute, or has a "." or ".."
+// or empty part.
+Result<std::string> files_owner_tar(const std::vector<FileEntry>& files, std::uint32_t uid, std::uint32_t gid,
+                                    std::uint64_t mtime);
 
 // The stream format of logs/attach for a container without a TTY: frames of an 8-byte header
 // (stream: 0 stdin, 1 stdout, 2 stderr, 3 engine error; three zero bytes; big-endian payload

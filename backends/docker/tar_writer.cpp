@@ -19,7 +19,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t kBlock = 512;
-constexpr std::uint64_t kMtime = 946684800;  // 2000-01-01, fixed so contexts are reproducible
 
 void put_octal(char* field, std::size_t width, std::uint64_t value) {
     // width-1 octal digits, zero padded, then NUL.
@@ -84,10 +83,16 @@ Status TarWriter::header(std::string_view name, char type, std::uint64_t size, u
     if (!valid_name(name)) return make_error(fmt::format("tar: invalid entry name '{}'", name));
     std::string prefix, rest;
     bool fits = split_ustar_name(name, prefix, rest);
-    if (!fits || link.size() > 100) {
+    constexpr std::uint32_t kMaxId = 07777777;  // what ustar's 8-byte uid/gid fields hold
+    const bool big_ids = type != 'x' && (uid_ > kMaxId || gid_ > kMaxId);
+    if (!fits || link.size() > 100 || big_ids) {
         std::string records;
         if (!fits) records += pax_record("path", name);
         if (link.size() > 100) records += pax_record("linkpath", link);
+        if (big_ids) {
+            records += pax_record("uid", std::to_string(uid_));
+            records += pax_record("gid", std::to_string(gid_));
+        }
         std::string pax_name = fmt::format("PaxHeaders/{}", name.substr(0, 80));
         if (auto st = header(pax_name.substr(0, 100), 'x', records.size(), 0644, {}); !st) return st;
         emit(records);
@@ -102,10 +107,10 @@ Status TarWriter::header(std::string_view name, char type, std::uint64_t size, u
     // (memcpy of an empty view: its data() may be null, which memcpy must never get)
     if (!rest.empty()) std::memcpy(h.data(), rest.data(), rest.size());  // name
     put_octal(h.data() + 100, 8, mode & 07777);                       // mode
-    put_octal(h.data() + 108, 8, 0);                                  // uid
-    put_octal(h.data() + 116, 8, 0);                                  // gid
+    put_octal(h.data() + 108, 8, std::min(uid_, kMaxId));             // uid (pax "uid" when larger)
+    put_octal(h.data() + 116, 8, std::min(gid_, kMaxId));             // gid
     put_octal(h.data() + 124, 12, size);                              // size
-    put_octal(h.data() + 136, 12, kMtime);                            // mtime
+    put_octal(h.data() + 136, 12, mtime_);                            // mtime
     std::memset(h.data() + 148, ' ', 8);                              // checksum, as blanks
     h[156] = type;                                                    // typeflag
     if (!link.empty()) std::memcpy(h.data() + 157, link.data(), link.size());  // linkname

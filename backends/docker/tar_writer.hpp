@@ -2,7 +2,7 @@
 // A small tar writer for build contexts (POSIX ustar, with pax "path"/"linkpath" records
 // for names that do not fit ustar's 100+155 bytes). Everything goes to a sink as it is
 // produced, so a large context can be streamed to a file. Reproducible: owner 0:0, fixed
-// mtime, no user or group names.
+// mtime, no user or group names (set_owner/set_mtime change that for one writer).
 
 #include <cstdint>
 #include <filesystem>
@@ -18,6 +18,15 @@ class TarWriter {
 public:
     using Sink = std::function<void(std::string_view bytes)>;
     explicit TarWriter(Sink sink) : sink_(std::move(sink)) {}
+
+    // The owner and time of the entries added after this call (default 0:0 and a fixed
+    // time, for reproducible build contexts; files written into a container want the
+    // container user's ids).
+    void set_owner(std::uint32_t uid, std::uint32_t gid) {
+        uid_ = uid;
+        gid_ = gid;
+    }
+    void set_mtime(std::uint64_t mtime) { mtime_ = mtime; }
 
     // `name` is relative ("agents/node_modules/x/package.json"), '/'-separated, no "..".
     Status add_file(std::string_view name, std::string_view content, unsigned mode = 0644);
@@ -42,6 +51,8 @@ private:
     Sink sink_;
     std::uint64_t written_ = 0;
     bool finished_ = false;
+    std::uint32_t uid_ = 0, gid_ = 0;
+    std::uint64_t mtime_ = 946684800;  // 2000-01-01, fixed so contexts are reproducible
 };
 
 // ---- pure pieces, exposed for tests ----

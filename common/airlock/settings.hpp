@@ -84,9 +84,25 @@ struct CacheVolume {
 
 enum class PromptMode { arg, stdin_, none };
 
+// A file airlock writes into a session's home volume (/home/agent) before the agent starts,
+// at create and at every refresh: written when absent, replaced only with `overwrite`, so
+// what the agent (or the user inside the session) changed survives a refresh.
+struct AgentFile {
+    std::string path;     // relative to the home: ".codex/config.toml" (no "..", no leading '/')
+    std::string content;  // the file's bytes, exactly
+    unsigned mode = 0644;
+    bool overwrite = false;
+
+    bool operator==(const AgentFile&) const = default;
+};
+
 struct AgentDefinition {
     std::vector<std::string> command;
     PromptMode prompt = PromptMode::arg;
+    // Set in the agent's container (after airlock's own variables, before --env). Never
+    // secrets: the container's environment is readable by the agent.
+    std::map<std::string, std::string> env;
+    std::vector<AgentFile> files;  // at most one per path
 
     bool operator==(const AgentDefinition&) const = default;
 };

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "airlock/result.hpp"
+#include "airlock/sqlite_handle.hpp"
 
 namespace airlock::sqlite {
 
@@ -75,6 +77,21 @@ inline Error db_error(sqlite3* db, const std::filesystem::path& path, std::strin
     return make_error(fmt::format("{} in {}: {}", what, path.string(), db ? sqlite3_errmsg(db) : "not open"));
 }
 
+// The statement in `slot`, prepared on first use (persistent: a store keeps it for every
+// later call). Error: "could not prepare a query on <what> in <path>: ...".
+inline Result<sqlite3_stmt*> cached_statement(sqlite3* db, Stmt& slot, const char* sql,
+                                              const std::filesystem::path& path, std::string_view what) {
+    if (!slot) {
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+            sqlite3_finalize(s);
+            return db_error(db, path, fmt::format("could not prepare a query on {}", what));
+        }
+        slot.reset(s);
+    }
+    return slot.get();
+}
+
 // Opens `path` read-write for a store (`what`: "the session store"), creating the file
 // 0600 (its directory 0700) so it is private from the start (SQLite gives its -wal and -shm
 // files the same mode) and tightening an existing one; 5 s busy timeout; WAL mode, or an
@@ -129,6 +146,36 @@ struct Schema {
     int version() const { return static_cast<int>(migrations.size()); }
 };
 
+// The version of `component` recorded in airlock_schema: 0 when it has no row, nullopt
+// when there is no airlock_schema table (a new, empty file). Errors: anything else going
+// wrong (not a database, I/O).
+inline Result<std::optional<int>> schema_version(sqlite3* db, const std::filesystem::path& path,
+                                                 const char* component, std::string_view what) {
+    OneStatement s;
+    // A missing airlock_schema fails the prepare.
+    if (sqlite3_prepare_v2(db, "SELECT version FROM airlock_schema WHERE component = ?", -1, s.out(), nullptr) !=
+        SQLITE_OK) {
+        // Tell "no tables yet" from a real failure.
+        OneStatement probe;
+        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, probe.out(), nullptr) != SQLITE_OK ||
+            sqlite3_step(probe.get()) != SQLITE_ROW)
+            return db_error(db, path, fmt::format("could not read {}", what));
+        return std::optional<int>();
+    }
+    bind_text(s.get(), 1, component);
+    int rc = sqlite3_step(s.get());
+    if (rc == SQLITE_ROW) return std::optional<int>(sqlite3_column_int(s.get(), 0));
+    if (rc == SQLITE_DONE) return std::optional<int>(0);
+    return db_error(db, path, fmt::format("could not read the schema version of {}", what));
+}
+
+// The error for a file written by a newer airlock.
+inline Error newer_schema(const std::filesystem::path& path, const Schema& schema, int version) {
+    return make_error(fmt::format("{} holds {} in schema version {}, newer than this airlock understands ({}); "
+                                  "upgrade airlock",
+                                  path.string(), schema.holds, version, schema.version()));
+}
+
 // Brings the component's tables to schema.version() in one IMMEDIATE transaction; a newer
 // version than this airlock knows is an error that says to upgrade.
 inline Status migrate(sqlite3* db, const std::filesystem::path& path, const Schema& schema) {
@@ -145,22 +192,15 @@ inline Status migrate(sqlite3* db, const std::filesystem::path& path, const Sche
              "  version INTEGER NOT NULL)") != SQLITE_OK)
         return fail("could not create the table airlock_schema");
 
-    int version = 0;
-    {
-        OneStatement s;
-        if (sqlite3_prepare_v2(db, "SELECT version FROM airlock_schema WHERE component = ?", -1, s.out(), nullptr) !=
-            SQLITE_OK)
-            return fail(fmt::format("could not read the schema version of {}", schema.what));
-        bind_text(s.get(), 1, schema.component);
-        int rc = sqlite3_step(s.get());
-        if (rc == SQLITE_ROW) version = sqlite3_column_int(s.get(), 0);
-        else if (rc != SQLITE_DONE) return fail(fmt::format("could not read the schema version of {}", schema.what));
+    auto recorded = schema_version(db, path, schema.component, schema.what);
+    if (!recorded) {
+        exec("ROLLBACK");
+        return recorded.error();
     }
+    int version = recorded->value_or(0);
     if (version > schema.version()) {
         exec("ROLLBACK");
-        return make_error(fmt::format("{} holds {} in schema version {}, newer than this airlock understands ({}); "
-                                      "upgrade airlock",
-                                      path.string(), schema.holds, version, schema.version()));
+        return newer_schema(path, schema, version);
     }
     for (int v = version; v < schema.version(); ++v) {
         if (exec(schema.migrations[static_cast<std::size_t>(v)]) != SQLITE_OK)

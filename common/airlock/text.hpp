@@ -61,6 +61,15 @@ inline std::string escape_controls(std::string_view s, std::size_t max = std::st
     return out;
 }
 
+// Whether `s` holds a C0 control character (0x00-0x1f) or DEL: what a value that ends up
+// in a header, a path or one line must not.
+inline bool has_control(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+    });
+}
+
 // Every byte outside printable ASCII (0x20-0x7e) becomes '?'. With `max`, at most that
 // many bytes of `s` are shown, then "...".
 inline std::string printable(std::string_view s, std::size_t max = std::string_view::npos) {

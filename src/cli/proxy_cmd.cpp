@@ -58,7 +58,11 @@ void run_proxy(Context& ctx, int ready_fd, std::uint16_t port, const std::string
         throw CommandError(config.error().message);
     }
     proxy::ServerOptions options;
-    options.home = paths.home;
+    options.ca_dir = paths.ca_dir();
+    options.client_store = paths.store();
+    options.audit_log = paths.audit_log();
+    options.relative_base = paths.home;
+    options.logins_home = paths.home;
     options.config = *config;
     options.port_override = port;
     // Default addresses: loopback and the Docker bridge gateway(s), where containers on
@@ -76,7 +80,7 @@ void run_proxy(Context& ctx, int ready_fd, std::uint16_t port, const std::string
         if (auto st = ensure_run_dir(paths); !st) throw CommandError(st.error().message);
         options.unix_listen.push_back(paths.proxy_socket());
     }
-    options.control_socket = paths.home / "proxy.sock";
+    options.control_socket = paths.control_socket();
     options.reload_config = [file = paths.config()] { return load_config(file); };
     options.log = log;
 
@@ -107,7 +111,7 @@ bool print_status(const Paths& paths) {
         fmt::print("{}\n", proxy_down_note(paths));
         return false;
     }
-    auto stats = query_status(paths.home / "proxy.sock");
+    auto stats = query_status(paths.control_socket());
     fmt::print("proxy: running, pid {}{}\n", *running,
                supervisor ? fmt::format(" (supervisor pid {})", *supervisor)
                           : std::string(" (no supervisor: it will not come back by itself if it dies)"));

@@ -175,6 +175,7 @@ World open_world(Context& ctx, WorldNeeds needs = {}) {
         for (auto& f : proxy::placeholder_files(*login, static_cast<proxy::Seconds>(std::time(nullptr))))
             host.home_files.push_back({rule.name, std::move(f.path), std::move(f.content), f.mode});
     }
+    host.agents = w.config.agents;
     host.user = fmt::format("{}:{}", ::getuid(), ::getgid());
     if (needs.git_identity) {
         host.git_author_name = git_identity("GIT_AUTHOR_NAME", "user.name");

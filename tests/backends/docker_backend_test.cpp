@@ -2,7 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -251,22 +255,62 @@ TEST_CASE("directories_owner_tar: several entries, parents first, one archive") 
     CHECK(directory_owner_tar("agent", 1, 2, 0700, 5) == directories_owner_tar({"agent"}, 1, 2, 0700, 5));
 }
 
-TEST_CASE("files_tar: directories on the way (0700) before each file, sizes, padding, modes; bad paths refused") {
-    auto tar = files_tar({{".codex/auth.json", "{\"a\":1}\n", 0600}, {".codex/config.toml", "x", 0644}}, 1000, 1001, 7);
-    REQUIRE(tar);
-    REQUIRE(tar->size() == 512 * 5 + 1024);  // dir, header+data, header+data, end
-    CHECK(tar->substr(0, 7) == ".codex/");
-    CHECK((*tar)[156] == '5');
-    CHECK(tar->substr(100, 7) == "0000700");
-    CHECK(tar->substr(512, 16) == ".codex/auth.json");
-    CHECK((*tar)[512 + 156] == '0');
-    CHECK(tar->substr(512 + 100, 7) == "0000600");
-    CHECK(tar->substr(512 + 108, 7) == "0001750");  // uid 1000
-    CHECK(tar->substr(512 + 124, 11) == "00000000010");
-    CHECK(tar->substr(1024, 8) == "{\"a\":1}\n");
-    CHECK(tar->substr(1536, 18) == ".codex/config.toml");
-    CHECK(tar->substr(1536 + 100, 7) == "0000644");
-    CHECK(tar->substr(2048, 1) == "x");
-    for (const char* bad : {"/etc/passwd", "../x", "a/../../x", "a//b", "", "a/"})
-        CHECK_FALSE(files_tar({{bad, "x", 0600}}, 0, 0, 0));
+namespace {
+
+// `tar -tv --numeric-owner` of `archive` (GNU tar reading what the engine would extract).
+std::string tar_listing(const std::string& archive) {
+    char path[] = "/tmp/airlock-files-tar-XXXXXX";
+    int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    REQUIRE(::write(fd, archive.data(), archive.size()) == static_cast<ssize_t>(archive.size()));
+    ::close(fd);
+    std::string out;
+    std::string cmd = std::string("tar -tv --numeric-owner -f ") + path + " 2>&1";
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+        char buf[512];
+        while (std::fgets(buf, sizeof buf, p)) {
+            // "drwxr-xr-x 1234/5678 0 2026-01-01 00:00 .codex/" -> "drwxr-xr-x 1234/5678 .codex/"
+            std::string line(buf), mode, owner, size, date, time, name;
+            std::istringstream in(line);
+            in >> mode >> owner >> size >> date >> time >> name;
+            out += mode + " " + owner + " " + size + " " + name + "\n";
+        }
+        ::pclose(p);
+    }
+    ::unlink(path);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("files_owner_tar: parents first and each once, the user's ids and each file's mode") {
+    std::vector<FileEntry> files = {{".codex/config.toml", "approval_policy = \"never\"\n", 0644},
+                                    {".codex/auth.json", "{}\n", 0600},
+                                    {".claude.json", "{}", 0600},
+                                    {"a/b/c/d.txt", "", 0640}};
+    auto tar = files_owner_tar(files, 1234, 5678, 1700000000);
+    REQUIRE(tar.ok());
+    CHECK(tar_listing(*tar) ==
+          "drwxr-xr-x 1234/5678 0 .codex/\n"
+          "drwxr-xr-x 1234/5678 0 a/\n"
+          "drwxr-xr-x 1234/5678 0 a/b/\n"
+          "drwxr-xr-x 1234/5678 0 a/b/c/\n"
+          "-rw-r--r-- 1234/5678 26 .codex/config.toml\n"
+          "-rw------- 1234/5678 3 .codex/auth.json\n"
+          "-rw------- 1234/5678 2 .claude.json\n"
+          "-rw-r----- 1234/5678 0 a/b/c/d.txt\n");
+}
+
+TEST_CASE("files_owner_tar: ids beyond ustar's fields go in pax records") {
+    auto tar = files_owner_tar({{"f", "x", 0644}}, 3000000000u, 4000000000u, 1);
+    REQUIRE(tar.ok());
+    CHECK(tar_listing(*tar) == "-rw-r--r-- 3000000000/4000000000 1 f\n");
+}
+
+TEST_CASE("files_owner_tar: a path that could leave the directory is refused") {
+    for (const char* bad : {"/etc/passwd", "../x", "a/../../x", "a//b", "", "a/./b"}) {
+        CAPTURE(bad);
+        auto tar = files_owner_tar({{bad, "x", 0644}}, 1, 1, 1);
+        CHECK_FALSE(tar.ok());
+    }
 }

@@ -243,7 +243,7 @@ else not_ok "keep-alive: two URLs in one curl: $(cat "$tmp/out/ka.err")"; fi
 
 # ---- python clients: WebSocket, a connection across reload, a removed client -------------------
 cat >"$tmp/pyclient.py" <<'PY'
-import base64, json, os, socket, ssl, struct, subprocess, sys, urllib.parse
+import base64, json, os, socket, ssl, struct, subprocess, sys, time, urllib.parse, zlib
 
 def tunnel(proxy_url, ca, host="api.anthropic.com"):
     p = urllib.parse.urlsplit(proxy_url)
@@ -284,17 +284,20 @@ class Conn:
         body = self.need(int(hdrs.get("content-length", "0")))
         return status, hdrs, body
 
-def ws_frame(opcode, payload):
+def ws_frame(opcode, payload, rsv=0):
     mask = os.urandom(4)
     n = len(payload)
-    head = struct.pack(">BB", 0x80 | opcode, 0x80 | n) if n < 126 else struct.pack(">BBH", 0x80 | opcode, 0x80 | 126, n)
+    first = 0x80 | rsv | opcode
+    head = struct.pack(">BB", first, 0x80 | n) if n < 126 else struct.pack(">BBH", first, 0x80 | 126, n)
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
-def ws_read(conn):
+def ws_read(conn, frame=None):  # frame: a dict that gets the first byte and the frame's size
     b0, b1 = conn.need(2)
+    size = 2
     n = b1 & 0x7F
-    if n == 126: (n,) = struct.unpack(">H", conn.need(2))
-    elif n == 127: (n,) = struct.unpack(">Q", conn.need(8))
+    if n == 126: (n,) = struct.unpack(">H", conn.need(2)); size += 2
+    elif n == 127: (n,) = struct.unpack(">Q", conn.need(8)); size += 8
+    if frame is not None: frame.update(first=b0, size=size + n)
     return b0 & 0x0F, conn.need(n)
 
 def main():
@@ -302,26 +305,50 @@ def main():
     if cmd == "ws":
         conn = Conn(tunnel(sys.argv[2], sys.argv[3]))
         key = base64.b64encode(os.urandom(16)).decode()
+        offer = "permessage-deflate; client_max_window_bits"
         conn.sock.sendall(("GET /ws HTTP/1.1\r\nHost: api.anthropic.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+                           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: %s\r\n\r\n"
+                           % (key, offer)).encode())
         status, hdrs = conn.head()
-        res = {"status": status, "accept_ok": False}
+        res = {"status": status, "accept_ok": False, "offer": offer}
+        sent = received = 0  # frame bytes each way after the upgrade, as the audit line must count them
+        def send(frame):
+            nonlocal sent
+            conn.sock.sendall(frame)
+            sent += len(frame)
+        def read():
+            nonlocal received
+            f = {}
+            op, data = ws_read(conn, f)
+            received += f["size"]
+            return op, data, f["first"]
         if status == 101:
             import hashlib
             want = base64.b64encode(hashlib.sha1(key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65").digest()).decode()
             res["accept_ok"] = hdrs.get("sec-websocket-accept") == want
-            conn.sock.sendall(ws_frame(1, b"hello through airlock"))
-            res["text"] = list(map(lambda x: x if isinstance(x, int) else x.decode(), ws_read(conn)))
+            res["extensions"] = hdrs.get("sec-websocket-extensions")
+            send(ws_frame(1, b"hello through airlock"))
+            op, data, _ = read()
+            res["text"] = [op, data.decode()]
             blob = os.urandom(70000)
-            conn.sock.sendall(ws_frame(2, blob[:100]))
-            op, data = ws_read(conn)
+            send(ws_frame(2, blob[:100]))
+            op, data, _ = read()
             res["binary_ok"] = op == 2 and data == blob[:100]
-            conn.sock.sendall(ws_frame(1, b"airlock-test:headers"))
-            op, data = ws_read(conn)
+            # A compressed message (RFC 7692: RSV1, raw deflate without the trailing 00 00 ff ff).
+            c = zlib.compressobj(wbits=-15)
+            deflated = (c.compress(b"compressed " * 20) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+            send(ws_frame(1, deflated, rsv=0x40))
+            op, data, first = read()
+            res["deflate_ok"] = op == 1 and first & 0x40 != 0 and \
+                zlib.decompressobj(wbits=-15).decompress(data + b"\x00\x00\xff\xff") == b"compressed " * 20
+            send(ws_frame(1, b"airlock-test:headers"))
+            op, data, _ = read()
             res["upgrade"] = json.loads(data)
-            conn.sock.sendall(ws_frame(8, struct.pack(">H", 1000)))
-            op, data = ws_read(conn)
+            time.sleep(1.2)  # a lifetime the audit line must show
+            send(ws_frame(8, struct.pack(">H", 1000)))
+            op, data, _ = read()
             res["close"] = [op, list(data)]
+        res["sent"], res["received"] = sent, received
         print(json.dumps(res))
     elif cmd == "across":  # across PROXY CA SHELL-CMD: request, run the command, request again on the same connection
         conn = Conn(tunnel(sys.argv[2], sys.argv[3]))
@@ -344,6 +371,24 @@ if python3 "$tmp/pyclient.py" ws "$url" "$ca" >"$tmp/out/ws.json" 2>"$tmp/out/ws
   json_check "WebSocket: close is answered" "$tmp/out/ws.json" "e.get('close', [None])[0] == 8"
   json_check "WebSocket: the upgrade request carried the credential" "$tmp/out/ws.json" \
     "[v for k, v in e['upgrade']['headers'] if k.lower() == 'x-api-key'] == ['$secret_api']"
+  json_check "WebSocket: the client's permessage-deflate offer reached the upstream unchanged" "$tmp/out/ws.json" \
+    "[v for k, v in e['upgrade']['headers'] if k.lower() == 'sec-websocket-extensions'] == [e['offer']]"
+  json_check "WebSocket: the upstream's permessage-deflate answer reached the client; a compressed message echoes" \
+    "$tmp/out/ws.json" "e.get('extensions') == 'permessage-deflate' and e.get('deflate_ok')"
+  # The audit line of a WebSocket is written when it closes: its lifetime and the frame
+  # bytes each way (once, not "101, 0 bytes, a few ms" at the upgrade).
+  python3 - "$AIRLOCK_HOME/audit.jsonl" "$tmp/out/ws.json" >"$tmp/out/ws-audit.json" <<'PY'
+import json, sys, time
+ws = json.load(open(sys.argv[2]))
+found = []
+for _ in range(50):
+    found = [r for r in map(json.loads, open(sys.argv[1])) if r.get("path") == "/ws" and r.get("status") == 101]
+    if found: break
+    time.sleep(0.1)
+print(json.dumps({"records": found, "sent": ws["sent"], "received": ws["received"]}))
+PY
+  json_check "WebSocket: one audit line, written at close: lifetime and frame bytes each way" "$tmp/out/ws-audit.json" \
+    "len(e['records']) == 1 and e['records'][0]['duration_ms'] >= 1000 and e['records'][0]['bytes_up'] == e['sent'] and e['records'][0]['bytes_down'] == e['received'] and e['sent'] > 0 and e['received'] > 0 and e['records'][0]['rule'] == 'anthropic'"
 else not_ok "WebSocket through the proxy: $(tail -3 "$tmp/out/ws.err")"; fi
 
 if python3 "$tmp/pyclient.py" across "$url" "$ca" \

@@ -16,7 +16,8 @@ HTTP/1.1 with keep-alive, one thread per connection. Endpoints:
   /bytes?n=N           N bytes of a deterministic pattern, Content-Length set, streamed
   /upload              POST body (chunked or Content-Length) -> JSON {len, sha256}, hashed streaming
   /ws                  WebSocket: handshake, then echo every frame; a text frame
-                       "airlock-test:headers" is answered with the upgrade request as JSON
+                       "airlock-test:headers" is answered with the upgrade request as JSON;
+                       accepts permessage-deflate when offered (compressed frames echo as sent)
   /status/NNN          that status
   /auth-required       401 unless x-api-key equals $UPSTREAM_EXPECT_KEY
   /close-soon          JSON {connection_id}; the connection closes 0.2 s later (idle timeout)
@@ -454,6 +455,10 @@ class Connection:
             self.respond(req, 400, b"not a websocket upgrade\n", keep_alive=False)
             return False
         accept = base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest()).decode()
+        # permessage-deflate (RFC 7692) is accepted when offered: compressed frames carry
+        # RSV1, which the echo then keeps.
+        offers = [o.split(";")[0].strip().lower() for o in ",".join(req.get_all("Sec-WebSocket-Extensions")).split(",")]
+        deflate = "permessage-deflate" in offers
         self.send_head(
             101,
             [
@@ -461,7 +466,8 @@ class Connection:
                 ("Connection", "Upgrade"),
                 ("Sec-WebSocket-Accept", accept),
                 ("X-Upstream-Connection-Id", str(self.id)),
-            ],
+            ]
+            + ([("Sec-WebSocket-Extensions", "permessage-deflate")] if deflate else []),
             True,
         )
         upgrade = json.dumps({"headers": [[k, v] for k, v in req.headers], "connection_id": self.id}).encode()
@@ -471,7 +477,7 @@ class Connection:
                 b0, b1 = r.read_exact(2)
             except EOFError:
                 return False
-            fin_op = b0 & 0x8F
+            fin_op = b0 & (0xCF if deflate else 0x8F)
             opcode = b0 & 0x0F
             length = b1 & 0x7F
             if length == 126:

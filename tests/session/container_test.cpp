@@ -201,3 +201,57 @@ TEST_CASE("network values users may type") {
               std::string::npos);
     }
 }
+
+TEST_CASE("trust: the merged bundle read-only over every distribution's system trust store, and the variables") {
+    for (const char* network : {"confined", "open", "none"}) {
+        CAPTURE(network);
+        auto spec = build_container_spec(session_on(network), host(), "tok");
+        REQUIRE(spec.ok());
+        for (const char* path : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                                 "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem",
+                                 "/etc/ssl/ca-bundle.pem", "/etc/airlock/ca-bundle.pem"}) {
+            CAPTURE(path);
+            const Mount* m = mount_at(*spec, path);
+            REQUIRE(m);
+            CHECK(m->source == "/h/ca/ca-bundle.pem");
+            CHECK(m->read_only);  // the agent cannot add a root of its own for the next session
+            CHECK(m->kind == Mount::bind);
+        }
+        CHECK(mount_at(*spec, "/etc/airlock/ca.pem")->source == "/h/ca/ca.pem");
+        for (const char* var : {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT",
+                                "CODEX_CA_CERTIFICATE"})
+            CHECK_MESSAGE(env_value(*spec, var) == "/etc/airlock/ca-bundle.pem", var);
+        CHECK(env_value(*spec, "NODE_EXTRA_CA_CERTS") == "/etc/airlock/ca.pem");  // added to Node's own roots
+        CHECK(env_value(*spec, "NODE_USE_ENV_PROXY") == "1");
+    }
+}
+
+TEST_CASE("agent env: the session's agent's variables, replaced by --env, never duplicated") {
+    auto s = session_on("confined");
+    s.agent = "gemini";
+    s.extra_env = {"GEMINI_CLI_TRUST_WORKSPACE=false", "MINE=1", "SSL_CERT_FILE=/mine.pem"};
+    auto h = host();
+    AgentDefinition gemini;
+    gemini.command = {"gemini"};
+    gemini.env = {{"GEMINI_CLI_TRUST_WORKSPACE", "true"}, {"CURL_CA_BUNDLE", "/agent.pem"}, {"EMPTY", ""},
+                  {"HTTPS_PROXY", "http://elsewhere:1"}};  // reserved: never applied (config refuses it too)
+    h.agents["gemini"] = gemini;
+    h.agents["other"] = AgentDefinition{{"other"}, PromptMode::arg, {{"OTHER_ONLY", "1"}}, {}};
+    auto spec = build_container_spec(s, h, "tok");
+    REQUIRE(spec.ok());
+    CHECK(env_value(*spec, "GEMINI_CLI_TRUST_WORKSPACE") == "false");  // --env wins
+    CHECK(env_value(*spec, "CURL_CA_BUNDLE") == "/agent.pem");         // the agent's over airlock's default
+    CHECK(env_value(*spec, "SSL_CERT_FILE") == "/mine.pem");
+    CHECK(env_value(*spec, "EMPTY") == "");
+    CHECK(env_value(*spec, "MINE") == "1");
+    CHECK(env_value(*spec, "OTHER_ONLY") == "<unset>");  // another agent's settings stay there
+    CHECK(env_value(*spec, "HTTPS_PROXY") == "http://fix-it:tok@127.0.0.1:3030");
+    std::map<std::string, int> names;
+    for (const auto& e : spec->env) ++names[e.substr(0, e.find('='))];
+    for (const auto& [name, n] : names) CHECK_MESSAGE(n == 1, name);
+
+    s.agent = "";  // a raw command: no agent settings
+    spec = build_container_spec(s, h, "tok");
+    REQUIRE(spec.ok());
+    CHECK(env_value(*spec, "CURL_CA_BUNDLE") == "/etc/airlock/ca-bundle.pem");
+}

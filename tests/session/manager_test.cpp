@@ -91,6 +91,20 @@ public:
     Result<std::vector<std::string>> bridge_gateways() override {
         return std::vector<std::string>{"172.17.0.1"};
     }
+    std::set<std::string> paths;  // what path_exists() finds (in any container)
+    struct Written {
+        std::string id, dir;
+        std::vector<FileEntry> files;
+        std::uint32_t uid, gid;
+    };
+    std::vector<Written> written;
+    Result<bool> path_exists(const std::string&, const std::string& path) override { return paths.contains(path); }
+    Status write_files(const std::string& id, const std::string& dir, const std::vector<FileEntry>& files,
+                       std::uint32_t uid, std::uint32_t gid) override {
+        written.push_back({id, dir, files, uid, gid});
+        for (const auto& f : files) paths.insert(dir + "/" + f.path);
+        return {};
+    }
 };
 
 class FakeClients final : public session::ProxyClients {
@@ -530,4 +544,79 @@ TEST_CASE("list, sync, stop and remove bring the session's branch across; refusa
     CHECK_FALSE(user_tip().empty());
     CHECK_FALSE(manager.sync("s", false).ok());
     CHECK_FALSE(fs::exists(dir.path / "sessions" / "s.sync.lock"));
+}
+
+TEST_CASE("finishing a refresh writes the agent's files that are absent, keeps the ones the agent changed") {
+    World w;
+    auto next = container("alive", "created");
+    next.id = "cid-alive-new";
+    next.name = "airlock-alive-testhome01-next";
+    w.backend.containers.push_back(next);
+    auto row = *w.store.get("alive");
+    row->agent = "codex";
+    row->container_id = "cid-alive-new";
+    REQUIRE(w.store.update(*row).ok());
+    leave_lock(w.dir.path, "alive", session::Operation::refresh);
+
+    auto settings = World::settings(w.dir.path);
+    settings.host.user = "1234:5678";
+    AgentDefinition codex;
+    codex.command = {"codex"};
+    codex.files = {{".codex/config.toml", "mine", 0644, false},
+                   {".codex/auth.json", "key", 0600, false},
+                   {".codex/forced", "always", 0644, true}};
+    settings.host.agents["codex"] = codex;
+    SessionManager manager{w.backend, w.store, w.clients, settings};
+    // The agent changed its config.toml in the home volume; auth.json is gone.
+    w.backend.paths = {"/home/agent/.codex/config.toml", "/home/agent/.codex/forced"};
+
+    auto fixed = manager.reconcile(true, [](const std::string&) {});
+    REQUIRE_MESSAGE(fixed.ok(), (fixed.ok() ? "" : fixed.error().message));
+    REQUIRE(w.backend.written.size() == 1);
+    const auto& written = w.backend.written[0];
+    CHECK(written.id == "cid-alive-new");  // before it starts
+    CHECK(w.backend.started == std::vector<std::string>{"cid-alive-new"});
+    CHECK(written.dir == "/home/agent");
+    CHECK(written.uid == 1234);
+    CHECK(written.gid == 5678);
+    REQUIRE(written.files.size() == 2);
+    CHECK(written.files[0].path == ".codex/auth.json");
+    CHECK(written.files[0].mode == 0600);
+    CHECK(written.files[1].path == ".codex/forced");  // overwrite = true
+    CHECK(written.files[1].content == "always");
+}
+
+TEST_CASE("an agent without files (or a raw command) writes nothing into the home") {
+    World w;
+    auto next = container("alive", "created");
+    next.id = "cid-alive-new";
+    next.name = "airlock-alive-testhome01-next";
+    w.backend.containers.push_back(next);
+    auto row = *w.store.get("alive");
+    row->container_id = "cid-alive-new";
+    REQUIRE(w.store.update(*row).ok());
+    leave_lock(w.dir.path, "alive", session::Operation::refresh);
+    REQUIRE(w.manager.reconcile(true, [](const std::string&) {}).ok());
+    CHECK(w.backend.written.empty());
+}
+
+TEST_CASE("create refuses --env for a variable airlock owns, before making anything") {
+    World w;
+    session::CreateRequest r;
+    r.name = "env-test";
+    r.image = "busybox:latest";
+    r.network = "open";
+    r.pids_limit = 1024;
+    r.agent = "shell";
+    r.agent_definition = AgentDefinition{{"sh", "-c"}, PromptMode::arg, {}, {}};
+    for (const char* e : {"HTTPS_PROXY=http://elsewhere:1", "no_proxy=*", "HOME=/root", "AIRLOCK_SESSION=other"}) {
+        CAPTURE(e);
+        r.extra_env = {e};
+        auto made = w.manager.create(r, [](const std::string&) {});
+        REQUIRE_FALSE(made.ok());
+        CAPTURE(made.error().message);
+        CHECK(made.error().message.find("airlock sets") != std::string::npos);
+        CHECK(made.error().message.find(std::string("--env '") + e + "'") == 0);
+    }
+    CHECK_FALSE(w.store.get("env-test")->has_value());
 }

@@ -339,7 +339,7 @@ TEST_CASE("config: errors name the file, line and column and what was expected")
         {"unknown cache key", "[[cache]]\nname = \"n\"\ntarget = \"/t\"\nsize = 1\n",
          "/h/config.toml:4:1: [[cache]] #1 unknown key \"size\"; valid keys: name, target"},
         {"unknown agent key", "[agent.claude]\ncmd = [\"x\"]\n",
-         "/h/config.toml:2:1: [agent.claude] unknown key \"cmd\"; valid keys: command, prompt"},
+         "/h/config.toml:2:1: [agent.claude] unknown key \"cmd\"; valid keys: command, prompt, env, files, inherit_builtin"},
 
         // Wrong types.
         {"string expected", "[docker]\nimage = 3\n", "/h/config.toml:2:9: [docker] image: expected a string, got an integer"},
@@ -469,6 +469,28 @@ TEST_CASE("config: errors name the file, line and column and what was expected")
          "/h/config.toml:1:1: [agent.aider]: missing required key \"command\", e.g. command = [\"my-agent\", \"--yes\"]"},
         {"agent empty command", "[agent.claude]\ncommand = []\n",
          "/h/config.toml:2:11: [agent.claude] command must be a non-empty array of strings, e.g. [\"claude\"]"},
+        {"agent env reserved", "[agent.codex]\nenv = { HTTPS_PROXY = \"http://elsewhere\" }\n",
+         "/h/config.toml:2:23: [agent.codex] env HTTPS_PROXY: airlock sets that variable itself (the proxy, the home, the session's name); leave it out"},
+        {"agent env not a string", "[agent.codex]\nenv = { N = 1 }\n",
+         "/h/config.toml:2:13: [agent.codex] env N: expected a string, got an integer"},
+        {"agent env name", "[agent.codex]\nenv = { \"A-B\" = \"x\" }\n",
+         "/h/config.toml:2:17: [agent.codex] env \"A-B\" is not an environment variable name (letters, digits, '_')"},
+        {"agent file absolute", "[[agent.codex.files]]\npath = \"/etc/passwd\"\ncontent = \"x\"\n",
+         "/h/config.toml:2:8: [[agent.codex.files]] #1 path is invalid: '/etc/passwd' is absolute; give it relative to the home (/home/agent), e.g. \".codex/config.toml\""},
+        {"agent file escapes", "[[agent.x.files]]\npath = \".codex/../../etc/x\"\ncontent = \"x\"\n[agent.x]\ncommand = [\"x\"]\n",
+         "/h/config.toml:2:8: [[agent.x.files]] #1 path is invalid: '.codex/../../etc/x' has a '..' part; give a plain path inside the home"},
+        {"agent file in a shared cache", "[[agent.codex.files]]\npath = \".npm/_cacache/x\"\ncontent = \"x\"\n",
+         "/h/config.toml:2:8: [[agent.codex.files]] #1 path \".npm/_cacache/x\" is inside the cache volume \"npm\" (/home/agent/.npm), which every session shares; write it elsewhere"},
+        {"agent file twice", "[[agent.codex.files]]\npath = \"a\"\ncontent = \"x\"\n[[agent.codex.files]]\npath = \"a\"\ncontent = \"y\"\n",
+         "/h/config.toml:5:8: [[agent.codex.files]] #2 path \"a\" is given twice"},
+        {"agent file without content", "[[agent.codex.files]]\npath = \"a\"\n",
+         "/h/config.toml:1:1: [[agent.codex.files]] #1: missing required key \"content\" (the file's text)"},
+        {"agent file mode", "[[agent.codex.files]]\npath = \"a\"\ncontent = \"\"\nmode = 0o10000\n",
+         "/h/config.toml:4:8: [[agent.codex.files]] #1 mode must be a file mode from 0o000 to 0o7777, e.g. 0o600 or \"0644\""},
+        {"agent file mode unreadable", "[[agent.codex.files]]\npath = \"a\"\ncontent = \"\"\nmode = \"0200\"\n",
+         "/h/config.toml:4:8: [[agent.codex.files]] #1 mode must let the owner read the file (0o400), or the agent cannot read it"},
+        {"agent file unknown key", "[[agent.codex.files]]\npath = \"a\"\ncontent = \"\"\nowner = 1\n",
+         "/h/config.toml:4:1: [[agent.codex.files]] #1 unknown key \"owner\"; valid keys: path, content, mode, overwrite"},
         {"agent name", "[agent.My_Agent]\ncommand = [\"x\"]\n",
          "/h/config.toml:1:8: [agent.My_Agent]: agent names must be lowercase letters, digits, '_' or '-'"},
 
@@ -488,6 +510,22 @@ TEST_CASE("config: render_config parses back to an equal Config") {
     std::vector<Config> configs;
     configs.push_back(default_config());
     configs.push_back(parse_ok("cache = []\n[agent.x]\ncommand = [\"x\", \"quote\\\"d\", \"back\\\\slash\", \"tab\\t\"]\nprompt = \"stdin\"\n"));
+    configs.push_back(parse_ok(R"(
+[agent.codex]
+inherit_builtin = false
+env = { "A" = "quote\" back\\ tab\t nl\n" }
+[[agent.codex.files]]
+path = "dir/x.json"
+content = "three \"\"\" quotes, a \\ backslash, \r\n and \u0001\nlast line without newline"
+mode = 0o600
+overwrite = true
+[agent.mine]
+command = ["mine"]
+env = { B = "" }
+[[agent.mine.files]]
+path = "empty"
+content = ""
+)"));
     configs.push_back(parse_ok(R"(
 [docker]
 image = "node:22"
@@ -620,4 +658,74 @@ TEST_CASE("config: render_config says whether the network confines") {
     CHECK(airlock::render_config(c).find("network = \"open\"  # open (unconfined)\n") != std::string::npos);
     c.docker.network = "none";
     CHECK(airlock::render_config(c).find("network = \"none\"  # none (no network)\n") != std::string::npos);
+}
+
+TEST_CASE("config: agent env and files; a user's [agent.<name>] adds to or replaces the built-in's") {
+    SUBCASE("the built-ins carry what each agent needs in a session") {
+        const auto& agents = default_config().agents;
+        const auto& codex = agents.at("codex");
+        REQUIRE(codex.files.size() == 2);
+        CHECK(codex.files[0].path == ".codex/config.toml");
+        CHECK(codex.files[0].content.find("approval_policy = \"never\"") != std::string::npos);
+        CHECK(codex.files[0].content.find("sandbox_mode = \"danger-full-access\"") != std::string::npos);
+        CHECK(codex.files[0].content.find("check_for_update_on_startup = false") != std::string::npos);
+        CHECK(codex.files[0].content.find("api_key_model_discovery = false") != std::string::npos);
+        CHECK(codex.files[0].content.find("ignore_default_excludes = true") != std::string::npos);
+        CHECK(codex.files[1].path == ".codex/auth.json");
+        CHECK(codex.files[1].mode == 0600);
+        // The same placeholder the openai preset gives the container: never a secret.
+        CHECK(codex.files[1].content.find(find_preset("openai")->placeholder->value) != std::string::npos);
+        CHECK(agents.at("gemini").env.at("GEMINI_CLI_TRUST_WORKSPACE") == "true");
+        CHECK(agents.at("gemini").files.at(0).content.find("\"usageStatisticsEnabled\": false") != std::string::npos);
+        CHECK(agents.at("claude").env.at("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC") == "1");
+        CHECK(agents.at("claude").files.at(0).path == ".claude.json");
+        // Claude Code approves a key by its last 20 characters: the anthropic placeholder's.
+        const std::string key = find_preset("anthropic")->placeholder->value;
+        CHECK(agents.at("claude").files.at(0).content.find("\"" + key.substr(key.size() - 20) + "\"") != std::string::npos);
+        for (const auto& [name, agent] : agents)
+            for (const auto& f : agent.files) {
+                CAPTURE(f.path);
+                CHECK_FALSE(f.overwrite);  // a refresh keeps what the agent changed
+            }
+        CHECK(agents.at("shell").files.empty());
+        CHECK(agents.at("shell").env.empty());
+    }
+    SUBCASE("env merges by name, files by path, over the built-in's") {
+        auto c = parse_ok(R"(
+[agent.codex]
+env = { EXTRA = "1", CODEX_CA_CERTIFICATE = "/mine.pem" }
+[[agent.codex.files]]
+path = ".codex/config.toml"
+content = "model = \"o3\"\n"
+overwrite = true
+[[agent.codex.files]]
+path = ".codex/AGENTS.md"
+content = "Be brief.\n"
+mode = "0640"
+)");
+        const auto& codex = c.agents.at("codex");
+        CHECK(codex.command == builtin_agents().at("codex").command);
+        CHECK(codex.env == std::map<std::string, std::string>{{"CODEX_CA_CERTIFICATE", "/mine.pem"}, {"EXTRA", "1"}});
+        REQUIRE(codex.files.size() == 3);
+        CHECK(codex.files[0].path == ".codex/config.toml");
+        CHECK(codex.files[0].content == "model = \"o3\"\n");
+        CHECK(codex.files[0].overwrite);
+        CHECK(codex.files[0].mode == 0644);
+        CHECK(codex.files[1] == builtin_agents().at("codex").files[1]);  // auth.json kept
+        CHECK(codex.files[2].path == ".codex/AGENTS.md");
+        CHECK(codex.files[2].mode == 0640);
+    }
+    SUBCASE("inherit_builtin = false drops the built-in env and files, not the command") {
+        auto c = parse_ok("[agent.gemini]\ninherit_builtin = false\nenv = { X = \"y\" }\n");
+        const auto& gemini = c.agents.at("gemini");
+        CHECK(gemini.command == builtin_agents().at("gemini").command);
+        CHECK(gemini.env == std::map<std::string, std::string>{{"X", "y"}});
+        CHECK(gemini.files.empty());
+    }
+    SUBCASE("an agent of the user's own starts with nothing") {
+        auto c = parse_ok("[agent.mine]\ncommand = [\"mine\"]\n[[agent.mine.files]]\npath = \".mine/rc\"\ncontent = \"x\"\nmode = 0o600\n");
+        CHECK(c.agents.at("mine").env.empty());
+        REQUIRE(c.agents.at("mine").files.size() == 1);
+        CHECK(c.agents.at("mine").files[0] == AgentFile{".mine/rc", "x", 0600, false});
+    }
 }

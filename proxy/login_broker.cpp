@@ -195,7 +195,7 @@ struct LoginBroker::Impl {
         if (!held) {
             log(fmt::format("login {}: {}", name, held.error().message));
             std::lock_guard g(mutex);
-            entries[name].retry_at = now() + kRetryAfterFailure;
+            if (auto it = entries.find(name); it != entries.end()) it->second.retry_at = now() + kRetryAfterFailure;
             return;
         }
         LoginRecord before;
@@ -238,7 +238,11 @@ struct LoginBroker::Impl {
         explicit_bzero(request.body.data(), request.body.size());
         const Seconds t = now();
         std::lock_guard g(mutex);
-        auto& e = entries[name];
+        // A reload may have dropped the login meanwhile: what the provider answered still goes
+        // to the file (a rotated refresh token is the only valid one now), memory only if kept.
+        auto it = entries.find(name);
+        Entry scratch;
+        Entry& e = it != entries.end() && it->second.provider == before.provider ? it->second : scratch;
         if (!result.failure.empty()) {
             e.retry_at = t + kRetryAfterFailure;
             log(fmt::format("login {}: refresh failed, retrying in {} s: {}", name, kRetryAfterFailure, result.failure));

@@ -27,11 +27,12 @@ mkdir -p "$logs"
 run=lg$$
 s1=$run-a
 s2=$run-b
+s3=$run-codex
 export AIRLOCK_HOME=$tmp/home
 standin_pid=
 cleanup() {
   set +e
-  for s in "$s1" "$s2"; do "$bin" delete --force --delete-branch "$s" >>"$logs/trap.out" 2>>"$logs/trap.err"; done
+  for s in "$s1" "$s2" "$s3"; do "$bin" delete --force --delete-branch "$s" >>"$logs/trap.out" 2>>"$logs/trap.err"; done
   "$bin" proxy stop --grace 1 >>"$logs/trap.out" 2>>"$logs/trap.err"
   ids=$(docker ps -aq --filter "label=dev.airlock.home=$AIRLOCK_HOME")
   [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1
@@ -119,4 +120,24 @@ c1=$(docker ps -q --filter "label=dev.airlock.session=$s1" --filter "label=dev.a
 if [ -n "$c1" ] && docker exec "$c1" grep -q airlock-placeholder-refresh /home/agent/.codex/auth.json; then
   ok "refresh writes the placeholder login into the session's home again"
 else not_ok "refresh writes the placeholder login again ($(tail -2 "$logs/refresh.err"); $("$bin" list 2>&1 | tr '\n' '|'))"; fi
+
+# ---- the real Codex CLI with the placeholder login (when an image with it is here) -----------------
+# tests/images/build-images does not build one (no registry here); `airlock image build` does.
+CODEX_IMAGE=${AIRLOCK_TEST_CODEX_IMAGE:-airlock-test/agents:latest}
+if docker run --rm --entrypoint codex "$CODEX_IMAGE" --version >/dev/null 2>&1; then
+  before=$(standin_state | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_ok"]["chatgpt"])')
+  if "$bin" create --agent codex --name "$s3" --repo "$repo" --image "$CODEX_IMAGE" --credentials gpt --prompt "say hi" \
+      >"$logs/create-codex.out" 2>"$logs/create-codex.err"; then
+    c3=$(docker ps -q --filter "label=dev.airlock.session=$s3" --filter "label=dev.airlock.home=$AIRLOCK_HOME")
+    timeout 60 docker exec "$c3" codex exec --skip-git-repo-check "say hi" >"$tmp/codex.out" 2>&1 || true
+    standin_state >"$tmp/state-codex.json"
+    after=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["api_ok"]["chatgpt"])' "$tmp/state-codex.json")
+    violations=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["violations"]))' "$tmp/state-codex.json")
+    if [ "$after" -gt "$before" ] && [ "$violations" = 0 ] && ! grep -Eqi 'not logged in|sign in|log ?in again|401' "$tmp/codex.out"; then
+      ok "the real Codex ($(docker run --rm --entrypoint codex "$CODEX_IMAGE" --version 2>/dev/null)) accepts the placeholder login without a sign-in, and each of its $((after - before)) requests to chatgpt.com reached the stand-in with the current token and account"
+    else not_ok "the real Codex with the placeholder login (requests $before -> $after, violations $violations; $(tail -5 "$tmp/codex.out" | tr '\n' '|'))"; fi
+  else not_ok "create a Codex session ($(tail -2 "$logs/create-codex.err"))"; fi
+else
+  echo "ok - # SKIP the real Codex CLI: no image $CODEX_IMAGE with codex (airlock image build makes one)"
+fi
 finish

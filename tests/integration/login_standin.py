@@ -21,7 +21,8 @@ Control (plain HTTP on 127.0.0.1, its own port): GET /state -> JSON {refreshes, 
 violations, issued (every token ever issued, for leak scans)}; POST /revoke?provider=P (every
 refresh token of P refused from now on); POST /reject-access?provider=P (the current access
 tokens of P answered 401 from now on, as a server-side revocation would); POST
-/relogin?provider=P (a fresh login file for P in D, as logging in again on the host).
+/relogin?provider=P (a fresh login file for P in D, as logging in again on the host); POST
+/reject-next?provider=P&n=N (the next N API requests of P with a valid token answered 401).
 """
 import argparse
 import json
@@ -64,6 +65,7 @@ state = {
 refresh_tokens = {}   # token -> {"provider", "used": bool}
 access_tokens = {}    # token -> {"provider", "expires": t, "rejected": bool}
 revoked = set()       # providers whose refresh tokens are all refused
+reject_next = {}      # provider -> how many more valid API requests to answer 401 (server-side revocation)
 
 
 def b64url(b):
@@ -172,6 +174,10 @@ class Api(BaseHTTPRequestHandler):
                 problem = "%s: an expired access token (%.1f s ago)" % (provider, now - info["expires"])
             elif provider == "chatgpt" and self.headers.get("ChatGPT-Account-ID") != ACCOUNT:
                 problem = "chatgpt: ChatGPT-Account-ID is %r" % self.headers.get("ChatGPT-Account-ID")
+            if problem is None and reject_next.get(provider, 0) > 0:
+                reject_next[provider] -= 1
+                state.setdefault("rejected", []).append("%s %s" % (self.command, path))
+                return self.send_json(401, {"error": {"code": "token_expired", "message": "expired"}})
             if info is not None and info["rejected"] and problem is None:
                 # A server-side revocation: answered 401, not a violation of the proxy.
                 return self.send_json(401, {"error": {"code": "token_revoked", "message": "revoked"}})
@@ -179,6 +185,7 @@ class Api(BaseHTTPRequestHandler):
                 state["violations"].append(problem)
                 return self.send_json(401, {"error": {"code": "invalid_token", "message": problem}})
             state["api_ok"][provider] += 1
+        state.setdefault("paths", []).append("%s %s%s" % (self.command, host, path))
         self.send_json(200, {"ok": True, "provider": provider, "path": path})
 
     def refresh(self, provider, body):
@@ -248,6 +255,8 @@ class Control(BaseHTTPRequestHandler):
                 for info in access_tokens.values():
                     if info["provider"] == provider:
                         info["rejected"] = True
+            elif u.path == "/reject-next":
+                reject_next[provider] = int(urllib.parse.parse_qs(u.query).get("n", ["1"])[0])
             elif u.path == "/relogin":
                 revoked.discard(provider)
                 write_login(provider)

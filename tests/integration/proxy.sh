@@ -324,7 +324,7 @@ def main():
             return op, data, f["first"]
         if status == 101:
             import hashlib
-            want = base64.b64encode(hashlib.sha1(key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65").digest()).decode()
+            want = base64.b64encode(hashlib.sha1(key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()).decode()
             res["accept_ok"] = hdrs.get("sec-websocket-accept") == want
             res["extensions"] = hdrs.get("sec-websocket-extensions")
             send(ws_frame(1, b"hello through airlock"))

@@ -52,7 +52,7 @@ LOG_LOCK = threading.Lock()
 
 BLOCK = 256 * 1024
 MAX_HEAD = 64 * 1024
-WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 # /bytes: block i is the 8-byte big-endian i followed by BASE[8:], so every block differs
 # and a dropped, repeated or reordered block changes the digest.

@@ -670,6 +670,8 @@ TEST_CASE("config: agent env and files; a user's [agent.<name>] adds to or repla
         CHECK(codex.files[0].content.find("sandbox_mode = \"danger-full-access\"") != std::string::npos);
         CHECK(codex.files[0].content.find("check_for_update_on_startup = false") != std::string::npos);
         CHECK(codex.files[0].content.find("api_key_model_discovery = false") != std::string::npos);
+        CHECK(codex.files[0].content.find("plugins = false") != std::string::npos);
+        CHECK(codex.files[0].content.find("[analytics]\nenabled = false") != std::string::npos);
         CHECK(codex.files[0].content.find("ignore_default_excludes = true") != std::string::npos);
         CHECK(codex.files[1].path == ".codex/auth.json");
         CHECK(codex.files[1].mode == 0600);
@@ -678,6 +680,7 @@ TEST_CASE("config: agent env and files; a user's [agent.<name>] adds to or repla
         CHECK(agents.at("gemini").env.at("GEMINI_CLI_TRUST_WORKSPACE") == "true");
         CHECK(agents.at("gemini").files.at(0).content.find("\"usageStatisticsEnabled\": false") != std::string::npos);
         CHECK(agents.at("claude").env.at("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC") == "1");
+        CHECK(agents.at("claude").env.at("IS_SANDBOX") == "1");
         CHECK(agents.at("claude").files.at(0).path == ".claude.json");
         // Claude Code approves a key by its last 20 characters: the anthropic placeholder's.
         const std::string key = find_preset("anthropic")->placeholder->value;

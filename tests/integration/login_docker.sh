@@ -126,16 +126,21 @@ else not_ok "refresh writes the placeholder login again ($(tail -2 "$logs/refres
 CODEX_IMAGE=${AIRLOCK_TEST_CODEX_IMAGE:-airlock-test/agents:latest}
 if docker run --rm --entrypoint codex "$CODEX_IMAGE" --version >/dev/null 2>&1; then
   before=$(standin_state | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_ok"]["chatgpt"])')
-  if "$bin" create --agent codex --name "$s3" --repo "$repo" --image "$CODEX_IMAGE" --credentials gpt --prompt "say hi" \
+  # `codex exec` as the session's command (the shell agent: the built-in codex config forces
+  # API-key login, docs/agents.md), then what is left of its auth.json.
+  if "$bin" create --agent shell --name "$s3" --repo "$repo" --image "$CODEX_IMAGE" --credentials gpt \
+      --prompt "timeout 60 codex exec --skip-git-repo-check 'say hi' >/workspace/codex.out 2>&1; python3 -c 'import json; print(json.load(open(\"/home/agent/.codex/auth.json\"))[\"tokens\"][\"account_id\"])' >/workspace/account.txt 2>&1; sleep 600" \
       >"$logs/create-codex.out" 2>"$logs/create-codex.err"; then
-    c3=$(docker ps -q --filter "label=dev.airlock.session=$s3" --filter "label=dev.airlock.home=$AIRLOCK_HOME")
-    timeout 60 docker exec "$c3" codex exec --skip-git-repo-check "say hi" >"$tmp/codex.out" 2>&1 || true
+    for _ in $(seq 900); do [ -s "$AIRLOCK_HOME/worktrees/$s3/account.txt" ] && break; sleep 0.1; done
+    cp "$AIRLOCK_HOME/worktrees/$s3/codex.out" "$tmp/codex.out" 2>/dev/null || : >"$tmp/codex.out"
+    still=$(cat "$AIRLOCK_HOME/worktrees/$s3/account.txt" 2>/dev/null || true)
     standin_state >"$tmp/state-codex.json"
     after=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["api_ok"]["chatgpt"])' "$tmp/state-codex.json")
     violations=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["violations"]))' "$tmp/state-codex.json")
-    if [ "$after" -gt "$before" ] && [ "$violations" = 0 ] && ! grep -Eqi 'not logged in|sign in|log ?in again|401' "$tmp/codex.out"; then
+    if [ "$after" -gt "$before" ] && [ "$violations" = 0 ] && [ "$still" = acct-standin-42 ] &&
+       ! grep -Eqi 'not logged in|sign in|log ?in again|logging out|login is required|401' "$tmp/codex.out"; then
       ok "the real Codex ($(docker run --rm --entrypoint codex "$CODEX_IMAGE" --version 2>/dev/null)) accepts the placeholder login without a sign-in, and each of its $((after - before)) requests to chatgpt.com reached the stand-in with the current token and account"
-    else not_ok "the real Codex with the placeholder login (requests $before -> $after, violations $violations; $(tail -5 "$tmp/codex.out" | tr '\n' '|'))"; fi
+    else not_ok "the real Codex with the placeholder login (requests $before -> $after, violations $violations, auth.json account: $still; $(tail -5 "$tmp/codex.out" | tr '\n' '|'))"; fi
   else not_ok "create a Codex session ($(tail -2 "$logs/create-codex.err"))"; fi
 else
   echo "ok - # SKIP the real Codex CLI: no image $CODEX_IMAGE with codex (airlock image build makes one)"

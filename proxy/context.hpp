@@ -33,6 +33,7 @@
 #include "proxy/audit.hpp"
 #include "proxy/client_auth.hpp"
 #include "proxy/io.hpp"
+#include "proxy/login_broker.hpp"
 #include "proxy/policy.hpp"
 #include "proxy/proxy_auth.hpp"
 #include "proxy/reply.hpp"
@@ -59,6 +60,7 @@ struct Runtime {
     SecretSet secrets;
     std::vector<std::string> secret_values;
     std::shared_ptr<asio::ssl::context> upstream_tls;
+    std::filesystem::path extra_ca;  // [proxy] upstream_ca resolved ("" = none)
 };
 
 // Bodies up to this size that arrive together with their head are written with it.
@@ -126,6 +128,16 @@ struct Context {
 
     std::atomic<std::uint64_t> requests{0}, upstream_handshakes{0}, upstream_resumed{0};
     std::atomic<bool> stopping{false};
+    // Subscription logins: current tokens and their refreshes (login_broker.hpp). Declared
+    // last, so its thread stops before the rest goes.
+    std::unique_ptr<LoginBroker> logins;
+
+    void configure_logins(const Runtime& rt) {
+        std::vector<std::pair<std::string, LoginProvider>> in_force;
+        for (const auto& rule : rt.config.credentials)
+            if (auto p = login_provider(rule.login)) in_force.emplace_back(rule.name, *p);
+        logins->configure(std::move(in_force), rt.config.proxy, rt.extra_ca);
+    }
 
     std::shared_ptr<const Runtime> snapshot() const {
         std::lock_guard lock(runtime_mutex);

@@ -11,6 +11,7 @@
 #include "proxy/framing.hpp"
 #include "proxy/hosts.hpp"
 #include "proxy/http_request.hpp"
+#include "proxy/login_hook.hpp"
 #include "proxy/policy.hpp"
 #include "proxy/rules.hpp"
 
@@ -242,9 +243,22 @@ asio::awaitable<void> intercept_impl(Context& ctx, const ClientConn& c, Stream c
             up.fresh.reset();
             up.key.generation = rt->generation;
         }
+        // A subscription login: the proxy answers the CLI's own refreshes and expired logins
+        // itself, else the current access token goes in (login_hook.hpp).
+        std::string login_token;
+        if (!now.rule->login.empty()) {
+            auto step = co_await login_step(*ctx.logins, *head, *now.rule, host, record);
+            if (!step.reply.empty()) {
+                ctx.write_audit(record);
+                co_await send_reply(client, std::move(step.reply));
+                break;
+            }
+            login_token = std::move(step.token);
+        }
         auto secret = rt->secrets.by_rule.find(rule_name);
         auto prepared = prepare_upstream_request(
-            *head, *now.rule, secret == rt->secrets.by_rule.end() ? "" : secret->second, host);
+            *head, *now.rule,
+            !login_token.empty() ? login_token : secret == rt->secrets.by_rule.end() ? "" : secret->second, host);
         if (!prepared.credential_error.empty())
             ctx.log(fmt::format("credential {}: {}", rule_name, prepared.credential_error));
         const bool close_after = prepared.close_client;
@@ -275,6 +289,7 @@ asio::awaitable<void> intercept_impl(Context& ctx, const ClientConn& c, Stream c
         }
         record.status = x.response_started ? x.status
                         : !x.body_error.empty() ? 400 : (x.error_kind == FailureKind::timeout ? 504 : 502);
+        if (!login_token.empty() && x.status == 401) ctx.logins->unauthorized(rule_name, login_token);
         record.bytes_up = x.up.bytes;
         record.bytes_down = x.down.bytes;
         record.duration_ms = ms_since(t0);

@@ -20,6 +20,7 @@ FailureInfo failure_info(FailureKind kind) {
         case FailureKind::tls: return {502, "tls"};
         case FailureKind::tls_verify: return {502, "tls-verify"};
         case FailureKind::reset: return {502, "reset"};
+        case FailureKind::login_expired: return {401, "login-expired"};
     }
     return {502, "reset"};
 }
@@ -28,6 +29,7 @@ std::string_view reason_phrase(int status) {
     switch (status) {
         case 200: return "OK";
         case 400: return "Bad Request";
+        case 401: return "Unauthorized";
         case 403: return "Forbidden";
         case 405: return "Method Not Allowed";
         case 407: return "Proxy Authentication Required";

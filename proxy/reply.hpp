@@ -23,6 +23,7 @@ enum class FailureKind {
     tls,             // no leaf certificate for the host (502)
     tls_verify,      // the upstream certificate failed verification (502)
     reset,           // the upstream closed, reset or sent something unusable (502)
+    login_expired,   // a subscription login's refresh token was refused: log in again (401)
 };
 
 struct FailureInfo {

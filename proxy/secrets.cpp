@@ -457,6 +457,7 @@ Result<SecretSet> load_secrets(const std::vector<CredentialRule>& rules,
                 "credential '{}' is defined twice; give each [[credential]] its own name",
                 rule.name));
         }
+        if (!rule.login.empty()) continue;  // a login's tokens come from the login broker
         auto value = load_secret(rule, home, timeout, env_secret_names);
         if (!value) return value.error();
         set.by_rule.emplace(rule.name, std::move(*value));

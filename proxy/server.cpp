@@ -75,6 +75,7 @@ Result<std::shared_ptr<const Runtime>> build_runtime(Config config, const std::f
     runtime->secrets = std::move(*secrets);
     runtime->secret_values = runtime->secrets.values();
     runtime->upstream_tls = std::move(*tls);
+    runtime->extra_ca = extra_ca;
     return std::shared_ptr<const Runtime>(std::move(runtime));
 }
 
@@ -444,6 +445,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
     if (!audit) return audit.error();
     impl->audit = std::move(*audit);
     impl->audit->set_secrets((*runtime)->secret_values);
+    impl->logins = std::make_unique<LoginBroker>(LoginBrokerOptions{opts.logins_home, opts.log, {}});
+    impl->configure_logins(**runtime);
 
     // Intercepted hosts get their TLS material ready now, not on the first connection.
     for (const auto& rule : (*runtime)->config.credentials)
@@ -621,6 +624,7 @@ Status Server::reload() {
         for (const auto& h : rule.hosts)
             if (h.rfind("*.", 0) != 0) (void)impl.leaves->get(h);
     impl.audit->set_secrets((*runtime)->secret_values);
+    impl.configure_logins(**runtime);
     {
         std::lock_guard lock(impl.runtime_mutex);
         impl.runtime = *runtime;

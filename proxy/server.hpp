@@ -32,6 +32,9 @@ struct ServerOptions {
     // The directory relative paths in the configuration (secret files, [proxy] upstream_ca)
     // are relative to: the data directory, as docs/configuration.md says.
     std::filesystem::path relative_base;
+    // The data directory whose logins/ holds the imported subscription logins
+    // (login_store.hpp); the proxy's broker refreshes them there.
+    std::filesystem::path logins_home;
     Config config;                     // initial configuration
     ConfigLoader reload_config;        // may be empty: reload then only re-reads secrets
     std::vector<std::string> listen;   // IP addresses; empty = config.proxy.listen, else 127.0.0.1

@@ -16,6 +16,15 @@
 namespace airlock::session {
 
 // Host-side facts that are not part of the stored session.
+// A file written into the session's home at create and refresh: a subscription login's
+// placeholder (never a real token), for the sessions whose scope includes `credential`.
+struct HomeFile {
+    std::string credential;
+    std::string path;  // relative to the agent's home, e.g. ".codex/auth.json"
+    std::string content;
+    unsigned mode = 0600;
+};
+
 struct HostSettings {
     std::string home;            // $AIRLOCK_HOME (label dev.airlock.home, informational)
     std::string home_id;         // this home's identity (label dev.airlock.home-id, in names)
@@ -32,6 +41,7 @@ struct HostSettings {
     std::string relay_binary;      // "" = not found (confined sessions cannot be made)
     std::vector<CacheVolume> caches;
     std::vector<CredentialRule> credentials;  // for the placeholders
+    std::vector<HomeFile> home_files;         // placeholder login files
     // The agent definitions of the configuration now ([agent.<name>] env and files): a
     // session gets its agent's env at create and refresh, so a changed definition applies
     // on the next refresh.

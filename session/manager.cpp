@@ -237,6 +237,22 @@ Status SessionManager::prepare_ownership(const std::string& container_id, const 
     return st;
 }
 
+// The placeholder login of each login rule in the session's scope (host.home_files), written
+// at create and refresh whatever is there: placeholders only, never a token.
+Status SessionManager::write_login_files(const std::string& container_id, const Session& s) {
+    std::vector<FileEntry> entries;
+    for (const auto& f : settings_.host.home_files) {
+        bool in_scope = s.credentials.empty() ||
+                        std::find(s.credentials.begin(), s.credentials.end(), f.credential) != s.credentials.end();
+        if (in_scope) entries.push_back({f.path, f.content, f.mode});
+    }
+    if (entries.empty()) return {};
+    auto ids = numeric_user(settings_.host.user).value_or(std::pair<std::uint32_t, std::uint32_t>{0, 0});
+    if (auto st = backend_.write_files(container_id, kAgentHome, entries, ids.first, ids.second); !st)
+        return make_error(fmt::format("{} (the placeholder logins)", st.error().message));
+    return {};
+}
+
 Status SessionManager::write_agent_files(const std::string& container_id, const Session& s,
                                          const Progress& progress) {
     auto agent = settings_.host.agents.find(s.agent);
@@ -423,6 +439,7 @@ Result<Session> SessionManager::create(const CreateRequest& r, const Progress& p
     crash_point("create:container");
     if (auto st = prepare_ownership(*id, *spec); !st) return st.error();
     if (auto st = write_agent_files(*id, s, progress); !st) return st.error();
+    if (auto st = write_login_files(*id, s); !st) return st.error();
 
     // The last step: the row says running (committed) before the agent can run, and the
     // start is counted against max_containers under the start lock.
@@ -545,6 +562,7 @@ Status SessionManager::finish_refresh(Session s, const Progress& progress) {
     if (auto spec = build_container_spec(s, host, "ownership"); spec)
         if (auto st = prepare_ownership(keep->id, *spec); !st) return st;
     if (auto st = write_agent_files(keep->id, s, progress); !st) return st;
+    if (auto st = write_login_files(keep->id, s); !st) return st;
     if (keep->status != "running") {
         if (auto st = start_counted(keep->id, s.name); !st) {
             (void)store_.set_status(s.name, SessionStatus::stopped,

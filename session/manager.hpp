@@ -141,6 +141,9 @@ private:
     // through the container (created, not yet started): absent ones, and present ones
     // only when marked overwrite (agent_files.hpp).
     Status write_agent_files(const std::string& container_id, const Session& s, const Progress& progress);
+    // The placeholder login files (host.home_files) of the login rules in the session's
+    // scope into its home volume, replacing what is there.
+    Status write_login_files(const std::string& container_id, const Session& s);
     // Starts the container unless max_containers running containers of this home (other
     // than `session`'s) run already; the count and the start are one step under the start lock.
     Status start_counted(const std::string& container_id, const std::string& session,

@@ -2,6 +2,7 @@
 
 #include "airlock/text.hpp"
 #include "backends/docker/container_spec.hpp"
+#include "proxy/login.hpp"
 #include "session/agent_files.hpp"
 #include "session/network.hpp"
 
@@ -634,7 +635,7 @@ std::vector<CredentialRule> Parser::parse_credentials(const toml::node& node) co
 }
 
 CredentialRule Parser::parse_credential(const toml::table& table, std::size_t index) const {
-    static const std::vector<std::string_view> keys = {"name", "preset", "hosts", "header", "template", "placeholder", "secret"};
+    static const std::vector<std::string_view> keys = {"name", "preset", "login", "hosts", "header", "template", "placeholder", "secret"};
     // The label names the credential once its name is known.
     std::string label = fmt::format("[[credential]] #{}", index + 1);
     CredentialRule rule;
@@ -659,6 +660,16 @@ CredentialRule Parser::parse_credential(const toml::table& table, std::size_t in
         rule.header = preset->header;
         rule.value_template = preset->value_template;
         rule.placeholder = preset->placeholder;
+    }
+    if (auto l = s.string("login")) {
+        auto provider = proxy::login_provider(*l);
+        if (!provider) s.fail(*s.get("login"), "login", fmt::format("must be one of claude, chatgpt, google (got {})", toml_quote(*l)));
+        if (preset) s.fail(*s.get("login"), "login", "cannot be combined with preset; a login brings its own hosts");
+        rule.login = *l;
+        rule.hosts = proxy::login_hosts(*provider);
+        rule.header = "Authorization";
+        rule.value_template = "Bearer {secret}";
+        preset = &rule;  // hosts, header and template are filled
     }
     const auto missing = [&](std::string_view key, std::string_view example) {
         s.fail_here(fmt::format("missing required key \"{}\" (e.g. {}), or set preset to one of {} to fill it", key,
@@ -719,6 +730,11 @@ CredentialRule Parser::parse_credential(const toml::table& table, std::size_t in
         rule.placeholder = std::move(placeholder);
     }
 
+    if (!rule.login.empty()) {
+        if (s.get("secret"))
+            s.fail(*s.get("secret"), "secret", "cannot be combined with login; the login's tokens are in $AIRLOCK_HOME/logins/");
+        return rule;
+    }
     if (const toml::node* node = s.get("secret")) {
         if (!node->is_table()) s.type_error(*node, "secret", "a table { file = \"...\" } | { env = \"...\" } | { command = [...] }");
         rule.secret = parse_secret(Section(*this, *node->as_table(), label + " secret", {"file", "env", "command"}));
@@ -1045,6 +1061,7 @@ std::string render_config(const Config& config) {
         line("[[credential]]");
         line(fmt::format("name = {}", toml_quote(rule.name)));
         if (!rule.preset.empty()) line(fmt::format("preset = {}", toml_quote(rule.preset)));
+        if (!rule.login.empty()) line(fmt::format("login = {}  # tokens in logins/{}.json", toml_quote(rule.login), rule.name));
         line(fmt::format("hosts = {}", string_array(rule.hosts)));
         line(fmt::format("header = {}", toml_quote(rule.header)));
         line(fmt::format("template = {}", toml_quote(rule.value_template)));
@@ -1052,7 +1069,8 @@ std::string render_config(const Config& config) {
             line(fmt::format("placeholder = {{ env = {}, value = {} }}", toml_quote(rule.placeholder->env),
                              toml_quote(rule.placeholder->value)));
         }
-        if (rule.secret.kind == SecretSource::Kind::none) line("# secret: not set");
+        if (!rule.login.empty()) {}
+        else if (rule.secret.kind == SecretSource::Kind::none) line("# secret: not set");
         else line(fmt::format("secret = {}", render_secret(rule.secret)));
         line("");
     }

@@ -73,6 +73,7 @@ std::string render_credential_table(const CredentialEntry& e) {
     std::string out = "[[credential]]\n";
     out += fmt::format("name = {}\n", toml_quote(e.name));
     if (!e.preset.empty()) out += fmt::format("preset = {}\n", toml_quote(e.preset));
+    if (!e.login.empty()) out += fmt::format("login = {}\n", toml_quote(e.login));
     if (!e.hosts.empty()) out += fmt::format("hosts = {}\n", string_array(e.hosts));
     if (!e.header.empty()) out += fmt::format("header = {}\n", toml_quote(e.header));
     if (!e.value_template.empty()) out += fmt::format("template = {}\n", toml_quote(e.value_template));

@@ -26,6 +26,7 @@ namespace airlock {
 struct CredentialEntry {
     std::string name;
     std::string preset;
+    std::string login;  // claude | chatgpt | google: a subscription login (no secret)
     std::vector<std::string> hosts;
     std::string header;
     std::string value_template;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "credential_setup.hpp"
+#include "proxy/login_store.hpp"
 #include "proxy/secrets.hpp"
 
 namespace airlock {
@@ -26,6 +27,20 @@ std::vector<CredentialCheck> check_credential_sources(const std::vector<Credenti
     std::vector<CredentialCheck> out;
     for (const auto& rule : rules) {
         CredentialCheck c{rule.name, describe_source(rule.secret), {}, {}};
+        if (!rule.login.empty()) {
+            auto provider = proxy::login_provider(rule.login).value_or(proxy::LoginProvider::claude);
+            c.source = fmt::format("login {}", rule.login);
+            auto login = proxy::read_login(paths.home, rule.name);
+            if (!login) c.problem = login.error().message;
+            else if (login->state != "ok")
+                c.problem = fmt::format("the {} login of credential '{}' has expired: {}", rule.login, rule.name,
+                                        login->error);
+            if (!c.problem.empty())
+                c.fix = fmt::format("log in with the {} CLI on the host, then run '{}'", rule.login,
+                                    proxy::login_fix_command(rule.name, provider));
+            out.push_back(std::move(c));
+            continue;
+        }
         auto secret = proxy::load_secret(rule, paths.home, proxy::kSecretCommandTimeout, withheld);
         if (secret) {
             explicit_bzero(secret->data(), secret->size());

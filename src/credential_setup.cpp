@@ -5,10 +5,43 @@
 
 #include "config.hpp"
 #include "proxy/audit.hpp"
+#include "proxy/login.hpp"
 
 namespace airlock {
 
+Result<CredentialEntry> login_entry_from_flags(const CredentialFlags& f) {
+    if (!proxy::login_provider(f.login))
+        return make_error(fmt::format("--login must be claude, chatgpt or google (got '{}')", f.login));
+    std::vector<std::string_view> extra;
+    if (!f.preset.empty()) extra.push_back("--preset");
+    if (!f.hosts.empty()) extra.push_back("--host");
+    if (!f.header.empty()) extra.push_back("--header");
+    if (!f.value_template.empty()) extra.push_back("--template");
+    if (f.placeholder_env || f.placeholder_value) extra.push_back("--placeholder");
+    if (f.env) extra.push_back("--env");
+    if (f.file) extra.push_back("--file");
+    if (f.command) extra.push_back("--command");
+    if (f.stdin_) extra.push_back("--stdin");
+    if (!extra.empty())
+        return make_error(fmt::format("--login brings its own hosts, header and tokens; drop {}", fmt::join(extra, ", ")));
+    CredentialEntry e;
+    e.name = f.name.empty() ? f.login : f.name;
+    e.login = f.login;
+    return e;
+}
+
+Result<std::string> default_login_file(std::string_view provider, const EnvLookup& env) {
+    auto p = proxy::login_provider(provider);
+    if (!p) return make_error(fmt::format("--login must be claude, chatgpt or google (got '{}')", provider));
+    if (*p == proxy::LoginProvider::chatgpt)
+        if (auto codex = env("CODEX_HOME"); codex && !codex->empty()) return *codex + "/auth.json";
+    auto home = env("HOME");
+    if (!home || home->empty()) return make_error("$HOME is not set; give the login file with --from FILE");
+    return *home + "/" + std::string(proxy::host_login_path(*p));
+}
+
 Result<CredentialEntry> entry_from_flags(const CredentialFlags& f) {
+    if (!f.login.empty()) return login_entry_from_flags(f);
     std::vector<std::string> sources;
     if (f.env) sources.push_back("--env");
     if (f.file) sources.push_back("--file");

@@ -28,6 +28,8 @@ struct CredentialFlags {
     std::optional<std::string> placeholder_value;
     std::optional<std::string> env, file, command;
     bool stdin_ = false;
+    std::string login;                // claude | chatgpt | google: import a subscription login
+    std::optional<std::string> from;  // --from FILE (default: where the provider's CLI keeps it)
 };
 
 // The table to write, or a one-line error naming the flag and the fix. --stdin becomes
@@ -35,6 +37,15 @@ struct CredentialFlags {
 // with split_command_line. The result still goes through parse_config (hosts, header and
 // template syntax are checked there).
 Result<CredentialEntry> entry_from_flags(const CredentialFlags& flags);
+
+// `credential add NAME --login P [--from FILE]`: the table { name, login }, or a one-line
+// error (an unknown provider, a secret source, preset, host, header, template or
+// placeholder flag given with it, which a login brings itself).
+Result<CredentialEntry> login_entry_from_flags(const CredentialFlags& flags);
+
+// Where the provider's CLI keeps its login on this host: claude ~/.claude/.credentials.json,
+// chatgpt $CODEX_HOME/auth.json (default ~/.codex/auth.json), google ~/.gemini/oauth_creds.json.
+Result<std::string> default_login_file(std::string_view provider, const EnvLookup& env);
 
 // What `airlock init` found on the host: one suggested rule per service.
 struct FoundCredential {

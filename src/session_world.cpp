@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
@@ -14,6 +15,7 @@
 #include "config.hpp"
 #include "file_lock.hpp"
 #include "proxy/clients.hpp"
+#include "proxy/login_store.hpp"
 #include "session/home_id.hpp"
 #include "session/names.hpp"
 #include "session/network.hpp"
@@ -128,6 +130,15 @@ Result<World> open_world(const Paths& paths, WorldNeeds needs, const std::functi
     host.relay_binary = find_relay_binary();
     host.caches = w.config.caches;
     host.credentials = w.config.credentials;
+    // Subscription logins: the session's home gets a placeholder login per login rule (the
+    // account's metadata only; the tokens stay in logins/).
+    for (const auto& rule : w.config.credentials) {
+        if (rule.login.empty()) continue;
+        auto login = proxy::read_login(paths.home, rule.name);
+        if (!login) continue;  // doctor and credential list say what is missing
+        for (auto& f : proxy::placeholder_files(*login, static_cast<proxy::Seconds>(std::time(nullptr))))
+            host.home_files.push_back({rule.name, std::move(f.path), std::move(f.content), f.mode});
+    }
     host.agents = w.config.agents;
     host.user = fmt::format("{}:{}", ::getuid(), ::getgid());
     if (needs.git_identity) {

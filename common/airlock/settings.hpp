@@ -63,6 +63,9 @@ struct Placeholder {
 struct CredentialRule {
     std::string name;
     std::string preset;               // "" or anthropic | openai | github | gemini
+    // "" or claude | chatgpt | google: a subscription login ($AIRLOCK_HOME/logins/<name>.json)
+    // whose current access token the proxy injects and refreshes (proxy/login_broker.hpp).
+    std::string login;
     std::vector<std::string> hosts;   // exact or "*.suffix"
     std::string header;               // e.g. "x-api-key", "Authorization"
     std::string value_template;       // "{secret}", "Bearer {secret}", "Basic user:{secret}"

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <array>
 #include <map>
 #include <cstdio>
@@ -23,6 +24,7 @@
 #include "config_edit.hpp"
 #include "config_file.hpp"
 #include "credential_setup.hpp"
+#include "proxy/login_store.hpp"
 #include "proxy/secrets.hpp"
 #include "proxy_reload.hpp"
 
@@ -120,7 +122,93 @@ void print_rule_added(const CredentialRule& rule) {
                rule.placeholder ? fmt::format("; containers see {}", placeholder_text(rule)) : "");
 }
 
+std::string login_status(const Paths& paths, const CredentialRule& rule) {
+    auto login = proxy::read_login(paths.home, rule.name);
+    if (!login) return fmt::format("login {}: MISSING; run 'airlock credential add {} --login {}'", rule.login, rule.name, rule.login);
+    if (login->state != "ok")
+        return fmt::format("login {}: EXPIRED ({}); log in on the host, then run '{}'", rule.login, login->error,
+                           proxy::login_fix_command(rule.name, login->provider));
+    auto now = static_cast<proxy::Seconds>(std::time(nullptr));
+    auto left = login->expires_at - now;
+    return fmt::format("login {}: ok, token {}{}", rule.login,
+                       left > 0 ? fmt::format("valid {} min more", left / 60) : std::string("due for refresh"),
+                       login->refreshes ? fmt::format(", refreshed {} times", login->refreshes) : "");
+}
+
+// `credential add NAME --login P [--from FILE]`: imports the host CLI's login into
+// logins/NAME.json (0600) and adds the rule; for an existing login rule of that provider it
+// only imports again (the fix for an expired login).
+void add_login(Context& ctx, CredentialFlags flags) {
+    const auto& paths = ctx.paths();
+    auto entry = entry_from_flags(flags);
+    if (!entry) throw CommandError(entry.error().message, exit_usage);
+    if (!valid_name(entry->name))
+        throw CommandError(fmt::format("credential name '{}' must be lowercase letters, digits, '_' or '-'", entry->name),
+                           exit_usage);
+    auto provider = *proxy::login_provider(entry->login);
+    std::string from;
+    if (flags.from) {
+        from = *flags.from;
+    } else {
+        auto def = default_login_file(entry->login, process_env);
+        if (!def) throw CommandError(def.error().message, exit_usage);
+        from = *def;
+    }
+    auto text = read_text_file(from);
+    if (!text) throw CommandError(text.error().message, exit_usage);
+    if (!*text)
+        throw CommandError(fmt::format("no {} login at {}; log in with the {} CLI on the host first, or give the file "
+                                       "with --from FILE", entry->login, from, entry->login),
+                           exit_usage);
+    auto now = static_cast<proxy::Seconds>(std::time(nullptr));
+    auto record = proxy::import_host_login(provider, **text, now);
+    explicit_bzero((*text)->data(), (*text)->size());
+    if (!record) throw CommandError(fmt::format("{}: {}", from, record.error().message), exit_usage);
+
+    auto lock = FileLock::acquire(paths.home / "config.lock");
+    if (!lock) throw CommandError(lock.error().message);
+    Current current = load_current(paths);
+    std::string new_text;
+    if (const auto* existing = find_rule(current.config, entry->name)) {
+        if (existing->login != entry->login)
+            throw CommandError(fmt::format("credential '{}' already exists ({}); remove it first: airlock credential remove {}",
+                                           entry->name, fmt::join(existing->hosts, ", "), entry->name),
+                               exit_usage);
+    } else {
+        new_text = append_credential_table(current.text, render_credential_table(*entry));
+        auto config = parse_config(new_text, paths.config().string());
+        if (!config) throw CommandError("login not added: " + without_place(config.error().message), exit_usage);
+    }
+    {
+        // The proxy's broker refreshes under the same lock: never half a login, never a
+        // refresh token spent by both.
+        auto held = proxy::LoginLock::acquire(paths.home, entry->name);
+        if (!held) throw CommandError(held.error().message);
+        if (auto st = proxy::write_login(paths.home, entry->name, *record); !st) throw CommandError(st.error().message);
+    }
+    if (!new_text.empty()) {
+        if (auto st = replace_file_atomically(paths.config(), new_text); !st) {
+            (void)proxy::remove_login(paths.home, entry->name);
+            throw CommandError(st.error().message);
+        }
+        fmt::print("added credential '{}': the {} login from {}, kept in {} (0600); {} get its current access token, "
+                   "sessions a placeholder login\n",
+                   entry->name, entry->login, from, proxy::login_path(paths.home, entry->name).string(),
+                   fmt::join(proxy::login_hosts(provider), ", "));
+    } else {
+        fmt::print("imported the {} login of credential '{}' again from {}; sessions use it from their next request\n",
+                   entry->login, entry->name, from);
+    }
+    auto reloaded = reload_running_proxy(paths);
+    if (!reloaded)
+        throw CommandError(fmt::format("the login is imported, but {}; fix it and run 'airlock proxy reload'",
+                                       reloaded.error().message));
+    if (*reloaded == ReloadOutcome::reloaded) fmt::print("the running proxy reloaded its rules\n");
+    else fmt::print("the proxy is not running; it loads the login when it starts\n");
+}
+
 void add_credential(Context& ctx, CredentialFlags flags, bool no_check) {
+    if (!flags.login.empty()) return add_login(ctx, std::move(flags));
     const auto& paths = ctx.paths();
     if (flags.file && !flags.file->empty() && !flags.file->starts_with("~/") && fs::path(*flags.file).is_relative()) {
         flags.file = (fs::current_path() / *flags.file).lexically_normal().string();
@@ -218,8 +306,11 @@ void list_credentials(Context& ctx) {
     std::vector<std::array<std::string, 6>> rows = {{"NAME", "HOSTS", "HEADER", "SOURCE", "PLACEHOLDER", "LAST USED"}};
     for (const auto& r : config->credentials) {
         auto it = used.find(r.name);
-        rows.push_back({r.name, fmt::format("{}", fmt::join(r.hosts, ",")), r.header, describe_source(r.secret),
-                        placeholder_text(r), it == used.end() || it->second.empty() ? "never" : it->second});
+        std::string placeholder = placeholder_text(r);
+        if (auto p = proxy::login_provider(r.login)) placeholder = "~/" + std::string(proxy::host_login_path(*p));
+        rows.push_back({r.name, fmt::format("{}", fmt::join(r.hosts, ",")), r.header,
+                        r.login.empty() ? describe_source(r.secret) : login_status(paths, r), placeholder,
+                        it == used.end() || it->second.empty() ? "never" : it->second});
     }
     std::array<std::size_t, 6> width{};
     for (const auto& row : rows)
@@ -256,6 +347,10 @@ void remove_credential(Context& ctx, const std::string& name) {
     if (rule->secret.kind == SecretSource::Kind::file && rule->secret.value == "secrets/" + name)
         secret_file = secret_path(paths, rule->secret.value);
     if (auto st = replace_file_atomically(paths.config(), *text); !st) throw CommandError(st.error().message);
+    if (!rule->login.empty()) {
+        if (auto st = proxy::remove_login(paths.home, name); !st) throw CommandError(st.error().message);
+        fmt::print("removed the imported {} login {}\n", rule->login, proxy::login_path(paths.home, name).string());
+    }
     std::error_code ec;
     bool removed_secret = !secret_file.empty() && fs::remove(secret_file, ec);
     fmt::print("removed credential '{}'{}\n", name,
@@ -408,9 +503,18 @@ void add_credential_commands(CLI::App& app, Context& ctx) {
     auto* o_command = add->add_option("--command", *command,
                                       "secret source: this command's output, e.g. \"gh auth token\" (split like a shell, no expansion)");
     add->add_flag("--stdin", flags->stdin_, "secret source: read it now from stdin into $AIRLOCK_HOME/secrets/<name> (0600)");
+    add->add_option("--login", flags->login,
+                    "claude | chatgpt | google: import this host's subscription login (kept on the host; sessions get a placeholder login)");
+    auto from = std::make_shared<std::string>();
+    auto* o_from = add->add_option("--from", *from, "with --login: the login file (default: where the CLI keeps it)");
     add->add_flag("--no-check", *no_check, "do not load the secret now to check the source");
-    add->callback([&ctx, flags, no_check, env, file, command, ph_env, ph_value, o_env, o_file, o_command, o_ph_env, o_ph_value] {
+    add->callback([&ctx, flags, no_check, env, file, command, ph_env, ph_value, o_env, o_file, o_command, o_ph_env, o_ph_value,
+                   from, o_from] {
         CredentialFlags f = *flags;
+        if (o_from->count()) {
+            if (f.login.empty()) throw CommandError("--from goes with --login claude|chatgpt|google", exit_usage);
+            f.from = *from;
+        }
         if (o_env->count()) f.env = *env;
         if (o_file->count()) f.file = *file;
         if (o_command->count()) f.command = *command;

@@ -62,6 +62,7 @@ void run_proxy(Context& ctx, int ready_fd, std::uint16_t port, const std::string
     options.client_store = paths.store();
     options.audit_log = paths.audit_log();
     options.relative_base = paths.home;
+    options.logins_home = paths.home;
     options.config = *config;
     options.port_override = port;
     // Default addresses: loopback and the Docker bridge gateway(s), where containers on

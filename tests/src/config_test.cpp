@@ -329,7 +329,7 @@ TEST_CASE("config: errors name the file, line and column and what was expected")
          "/h/config.toml:2:3: [proxy] unknown key \"prot\" (did you mean \"port\"?); valid keys: port, listen, unmatched, allow, ports, upstream_ca, threads, max_connections, max_connections_per_client, resolve"},
         {"unknown credential key",
          "[[credential]]\nname = \"x\"\nhost = [\"a.example\"]\n",
-         "/h/config.toml:3:1: [[credential]] #1 unknown key \"host\" (did you mean \"hosts\"?); valid keys: name, preset, hosts, header, template, placeholder, secret"},
+         "/h/config.toml:3:1: [[credential]] #1 unknown key \"host\" (did you mean \"hosts\"?); valid keys: name, preset, login, hosts, header, template, placeholder, secret"},
         {"unknown key inside secret",
          "[[credential]]\nname = \"x\"\npreset = \"openai\"\nsecret = { path = \"s\" }\n",
          "/h/config.toml:4:12: [[credential]] \"x\" secret unknown key \"path\"; valid keys: file, env, command"},
@@ -731,4 +731,27 @@ mode = "0640"
         REQUIRE(c.agents.at("mine").files.size() == 1);
         CHECK(c.agents.at("mine").files[0] == AgentFile{".mine/rc", "x", 0600, false});
     }
+}
+
+TEST_CASE("config: a login rule brings its provider's hosts and needs no secret; render parses back") {
+    Config c = parse_ok("[[credential]]\nname = \"gpt\"\nlogin = \"chatgpt\"\n\n[[credential]]\nname = \"c\"\nlogin = \"claude\"\n");
+    REQUIRE(c.credentials.size() == 2);
+    CHECK(c.credentials[0].login == "chatgpt");
+    CHECK(c.credentials[0].hosts == std::vector<std::string>{"chatgpt.com", "auth.openai.com"});
+    CHECK(c.credentials[0].header == "Authorization");
+    CHECK(c.credentials[0].secret.kind == SecretSource::Kind::none);
+    CHECK(c.credentials[1].hosts.front() == "api.anthropic.com");
+    auto back = parse_config(render_config(c), "rendered");
+    REQUIRE(back.ok());
+    CHECK(*back == c);
+    CHECK(parse_error("[[credential]]\nname = \"x\"\nlogin = \"aol\"\n").find("login must be one of claude, chatgpt, google") !=
+          std::string::npos);
+    CHECK(parse_error("[[credential]]\nname = \"x\"\nlogin = \"google\"\nsecret = { env = \"X\" }\n")
+              .find("cannot be combined with login") != std::string::npos);
+    CHECK(parse_error("[[credential]]\nname = \"x\"\npreset = \"openai\"\nlogin = \"chatgpt\"\n")
+              .find("cannot be combined with preset") != std::string::npos);
+    // A login's hosts are its own: another rule on them is refused.
+    CHECK(parse_error("[[credential]]\nname = \"c\"\nlogin = \"claude\"\n\n[[credential]]\nname = \"a\"\npreset = "
+                      "\"anthropic\"\nsecret = { env = \"K\" }\n")
+              .find("already covered by credential") != std::string::npos);
 }

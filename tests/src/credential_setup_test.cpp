@@ -177,3 +177,32 @@ TEST_CASE("reload_failure_in_log finds the proxy's reason") {
     CHECK(reload_failure_in_log("x proxy reload failed: environment variable X for credential 'a' is not set; export it\n"
                                 "x proxy other\n") == "environment variable X for credential 'a' is not set; export it");
 }
+
+TEST_CASE("login_entry_from_flags: --login alone, named after the provider; anything a login brings itself refused") {
+    CredentialFlags f;
+    f.login = "chatgpt";
+    auto e = entry_from_flags(f);
+    REQUIRE(e.ok());
+    CHECK(e->name == "chatgpt");
+    CHECK(e->login == "chatgpt");
+    CHECK(render_credential_table(*e) == "[[credential]]\nname = \"chatgpt\"\nlogin = \"chatgpt\"\n");
+    f.name = "work";
+    CHECK(entry_from_flags(f)->name == "work");
+    f.env = "X";
+    f.hosts = {"h"};
+    auto bad = entry_from_flags(f);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().message == "--login brings its own hosts, header and tokens; drop --host, --env");
+    CredentialFlags g;
+    g.login = "aol";
+    CHECK(entry_from_flags(g).error().message.find("--login must be claude, chatgpt or google") == 0);
+}
+
+TEST_CASE("default_login_file: where each CLI keeps its login; CODEX_HOME wins for chatgpt") {
+    auto env = env_of({{"HOME", "/home/u"}});
+    CHECK(*default_login_file("claude", env) == "/home/u/.claude/.credentials.json");
+    CHECK(*default_login_file("chatgpt", env) == "/home/u/.codex/auth.json");
+    CHECK(*default_login_file("google", env) == "/home/u/.gemini/oauth_creds.json");
+    CHECK(*default_login_file("chatgpt", env_of({{"HOME", "/home/u"}, {"CODEX_HOME", "/c"}})) == "/c/auth.json");
+    CHECK_FALSE(default_login_file("claude", env_of({})).ok());
+}

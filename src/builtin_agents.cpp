@@ -24,7 +24,8 @@ constexpr const char* kCodexAuth = R"({
 // namespaces the container does not grant), no update check, no model discovery against
 // chatgpt.com (about 9 s of retries otherwise), no analytics (ab.chatgpt.com) and no plugin
 // sync (github.com, api.github.com, chatgpt.com at every start; tests/integration/agents.sh
-// saw all three with 0.171.0), API-key login only, /workspace trusted.
+// saw all three with 0.171.0), /workspace trusted. No forced_login_method: the auth.json in
+// the home decides (API key by default, a ChatGPT login's placeholder when one is in scope).
 // Commands Codex runs keep the whole environment: by default it drops variables whose
 // names hold KEY, TOKEN or SECRET, but in a session those are placeholders, and the tools
 // it runs (git, gh, curl) need them and the proxy and CA variables to work at all.
@@ -32,7 +33,6 @@ constexpr const char* kCodexConfig = R"(# Written by airlock at session create (
 approval_policy = "never"
 sandbox_mode = "danger-full-access"
 check_for_update_on_startup = false
-forced_login_method = "api"
 cli_auth_credentials_store = "file"
 
 [analytics]

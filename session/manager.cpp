@@ -469,10 +469,7 @@ Result<SessionManager::Refreshed> SessionManager::refresh(const std::string& nam
     Refreshed out;
     out.old_image_id = s->image_id;
     out.old_container_id = s->container_id;
-    // Refresh pulls the newest image, unless the session said never (no registry: the local
-    // image, which must still be there).
-    const auto policy = s->pull_policy == PullPolicy::never ? PullPolicy::never : PullPolicy::always;
-    if (auto st = ensure_image(s->image, policy, progress, true); !st) return st.error();
+    if (auto st = ensure_image(s->image, PullPolicy::always, progress, true); !st) return st.error();
 
     // A session made by an older airlock (a linked worktree of the user's repository) gets its
     // own repository now, keeping its work.

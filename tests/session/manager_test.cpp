@@ -40,14 +40,10 @@ public:
     std::vector<std::string> started;   // ids start() was called with
 
     Result<std::string> version() override { return std::string("fake"); }
-    bool image_present = false;         // inspect_image finds the image
-    int pulls = 0;                      // pull_image calls
     Result<std::optional<ImageInfo>> inspect_image(const std::string&) override {
-        if (image_present) return std::optional<ImageInfo>{ImageInfo{}};
         return std::optional<ImageInfo>{};
     }
     Status pull_image(const std::string&, std::function<void(const std::string&)>) override {
-        ++pulls;
         return make_error("fake: no pulls");
     }
     Result<std::string> create_container(const ContainerSpec&) override { return make_error("fake: no create"); }
@@ -623,23 +619,4 @@ TEST_CASE("create refuses --env for a variable airlock owns, before making anyth
         CHECK(made.error().message.find(std::string("--env '") + e + "'") == 0);
     }
     CHECK_FALSE(w.store.get("env-test")->has_value());
-}
-
-TEST_CASE("refresh never pulls the image of a session created with pull policy never") {
-    World w;
-    w.backend.containers.push_back(container("alive", "running"));
-    w.backend.image_present = true;
-    auto row = *w.store.get("alive");
-    row->pull_policy = PullPolicy::never;
-    REQUIRE(w.store.update(*row).ok());
-    auto r = w.manager.refresh("alive", [](const std::string&) {});
-    CHECK(w.backend.pulls == 0);
-    REQUIRE_FALSE(r.ok());
-    INFO(r.error().message);
-    CHECK(r.error().message.find("pull") == std::string::npos);  // it went on past the image step
-
-    row->pull_policy = PullPolicy::always;  // the others pull first
-    REQUIRE(w.store.update(*row).ok());
-    (void)w.manager.refresh("alive", [](const std::string&) {});
-    CHECK(w.backend.pulls == 1);
 }

@@ -264,14 +264,14 @@ Status SessionManager::write_agent_files(const std::string& container_id, const 
         if (!there) return there.error();
         if (*there) existing.insert(f.path);
     }
-    auto todo = files_to_write(agent->second.files, existing);
-    if (todo.empty()) return {};
+    auto to_write = files_to_write(agent->second.files, existing);
+    if (to_write.empty()) return {};
     // The container runs as the host user: its files are that user's (root's when the
     // container runs as the image's user, which is what a user-less session is).
     auto ids = numeric_user(settings_.host.user).value_or(std::pair<std::uint32_t, std::uint32_t>{0, 0});
     std::vector<FileEntry> entries;
     std::vector<std::string> names;
-    for (const auto& f : todo) {
+    for (const auto& f : to_write) {
         entries.push_back({f.path, f.content, f.mode});
         names.push_back(f.path);
     }
